@@ -1,0 +1,127 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace MedVision.Dicom.Network;
+
+/// <summary>
+/// TCP listener for the DICOM Upper Layer. Each connection runs its own <see cref="ScpAssociation"/>; the number of
+/// concurrent associations is capped, and the one over the cap is told so with an A-ASSOCIATE-RJ.
+/// </summary>
+public sealed class DicomServer : IAsyncDisposable
+{
+    private readonly DicomServerOptions _options;
+    private readonly IReadOnlyList<IAssociationPolicy> _policies;
+    private readonly ICStoreHandler _storeHandler;
+    private readonly ICEchoHandler _echoHandler;
+    private readonly ILogger _logger;
+    private readonly List<Task> _connections = [];
+    private Socket? _listener;
+    private int _active;
+    private long _associationsTotal;
+    private long _rejectedTotal;
+
+    public DicomServer(DicomServerOptions options, IEnumerable<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger<DicomServer> logger)
+    {
+        _options = options;
+        _policies = policies.ToList();
+        _storeHandler = storeHandler;
+        _echoHandler = echoHandler;
+        _logger = logger;
+    }
+
+    public int ActiveAssociations => Volatile.Read(ref _active);
+
+    public long AssociationsTotal => Interlocked.Read(ref _associationsTotal);
+
+    public long RejectedTotal => Interlocked.Read(ref _rejectedTotal);
+
+    /// <summary>The port actually bound (useful with port 0 in tests).</summary>
+    public int BoundPort => (_listener?.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+
+    public void Start()
+    {
+        var address = IPAddress.Parse(_options.BindAddress);
+        var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (address.Equals(IPAddress.IPv6Any))
+        {
+            listener.DualMode = true;
+        }
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Bind(new IPEndPoint(address, _options.Port));
+        listener.Listen(128);
+        _listener = listener;
+        _logger.LogInformation("DICOM SCP {AeTitle} listening on {Address}:{Port}", _options.AeTitle, _options.BindAddress, BoundPort);
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is null)
+        {
+            Start();
+        }
+        var listener = _listener!;
+        using var registration = cancellationToken.Register(() => listener.Close());
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException || cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (SocketException ex)
+            {
+                _logger.LogWarning(ex, "Accepting a DICOM connection failed");
+                continue;
+            }
+            socket.NoDelay = true;
+            lock (_connections)
+            {
+                _connections.RemoveAll(t => t.IsCompleted);
+                _connections.Add(ServeAsync(socket, cancellationToken));
+            }
+        }
+        Task[] pending;
+        lock (_connections)
+        {
+            pending = [.. _connections];
+        }
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var overLimit = Interlocked.Increment(ref _active) > _options.MaxAssociations;
+        Interlocked.Increment(ref _associationsTotal);
+        try
+        {
+            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, overLimit);
+            var accepted = await association.RunAsync(cancellationToken).ConfigureAwait(false);
+            if (!accepted)
+            {
+                Interlocked.Increment(ref _rejectedTotal);
+            }
+        }
+        catch (Exception ex)
+        {
+            // One bad peer must never take the listener down.
+            _logger.LogError(ex, "DICOM association failed");
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _active);
+            socket.Dispose();
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _listener?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,43 @@
+namespace MedVision.Dicom.Network;
+
+public sealed class DicomServerOptions
+{
+    public const int DefaultPort = 11112;
+    public const string DefaultAeTitle = "MEDVISION";
+
+    public string AeTitle { get; set; } = DefaultAeTitle;
+
+    public int Port { get; set; } = DefaultPort;
+
+    /// <summary>Address to listen on; "0.0.0.0" for IPv4 everywhere, "::" for dual stack.</summary>
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Associations served at once; more are rejected with "local limit exceeded".</summary>
+    public int MaxAssociations { get; set; } = 25;
+
+    /// <summary>Largest P-DATA-TF PDU we accept, announced in A-ASSOCIATE-AC.</summary>
+    public uint MaxPduLength { get; set; } = 116_794;
+
+    /// <summary>ARTIM (PS3.8 9.1.5): how long a new connection may take to send its A-ASSOCIATE-RQ.</summary>
+    public TimeSpan ArtimTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>An association with no PDU for this long is aborted.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Calling AE titles allowed to associate; empty allows any.</summary>
+    public List<string> AllowedCallingAeTitles { get; set; } = [];
+
+    /// <summary>
+    /// Transfer syntaxes we prefer, most preferred first. Uncompressed syntaxes come first so pixels can be decoded
+    /// here; any other proposed syntax is still accepted (stored as received) when a peer offers nothing else.
+    /// </summary>
+    public List<string> TransferSyntaxPreference { get; set; } =
+    [
+        DicomTransferSyntax.ExplicitVRLittleEndian.Uid,
+        DicomTransferSyntax.ImplicitVRLittleEndian.Uid,
+        DicomTransferSyntax.DeflatedExplicitVRLittleEndian.Uid,
+        DicomTransferSyntax.ExplicitVRBigEndian.Uid,
+    ];
+
+    public bool AcceptCompressedTransferSyntaxes { get; set; } = true;
+}
