@@ -191,6 +191,83 @@ public static class PduCodec
         return Frame(PduType.AssociateAccept, body.ToArray());
     }
 
+    public static byte[] EncodeAssociateRequest(string calledAe, string callingAe, IReadOnlyList<PresentationContextProposal> contexts, uint maxPduLength)
+    {
+        var body = new MemoryStream();
+        WriteUInt16(body, 1);
+        WriteUInt16(body, 0);
+        body.Write(AeBytes(calledAe));
+        body.Write(AeBytes(callingAe));
+        body.Write(new byte[32]);
+        WriteItem(body, 0x10, Encoding.ASCII.GetBytes(DicomApplicationContext));
+        foreach (var pc in contexts)
+        {
+            var item = new MemoryStream();
+            item.WriteByte(pc.Id);
+            item.Write([0, 0, 0]);
+            WriteItem(item, 0x30, Encoding.ASCII.GetBytes(pc.AbstractSyntax));
+            foreach (var ts in pc.TransferSyntaxes)
+            {
+                WriteItem(item, 0x40, Encoding.ASCII.GetBytes(ts));
+            }
+            WriteItem(body, 0x20, item.ToArray());
+        }
+        var user = new MemoryStream();
+        var max = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(max, maxPduLength);
+        WriteItem(user, 0x51, max);
+        WriteItem(user, 0x52, Encoding.ASCII.GetBytes(DicomFile.ImplementationClassUid));
+        WriteItem(user, 0x55, Encoding.ASCII.GetBytes(DicomFile.ImplementationVersionName));
+        WriteItem(body, 0x50, user.ToArray());
+        return Frame(PduType.AssociateRequest, body.ToArray());
+    }
+
+    /// <summary>Reads the presentation context answers and the acceptor's max PDU from an A-ASSOCIATE-AC.</summary>
+    public static (IReadOnlyList<PresentationContextAnswer> Answers, uint MaxPduLength) ParseAssociateAccept(byte[] body)
+    {
+        if (body.Length < 68)
+        {
+            throw new DicomFormatException($"A-ASSOCIATE-AC too short ({body.Length} bytes).");
+        }
+        var answers = new List<PresentationContextAnswer>();
+        uint maxPdu = 0;
+        var pos = 68;
+        while (pos < body.Length)
+        {
+            var (type, item, next) = ReadItem(body, pos);
+            pos = next;
+            if (type == 0x21 && item.Length >= 4)
+            {
+                var ts = string.Empty;
+                var sub = 4;
+                while (sub < item.Length)
+                {
+                    var (subType, value, subNext) = ReadItem(item, sub);
+                    sub = subNext;
+                    if (subType == 0x40)
+                    {
+                        ts = Uid(value);
+                    }
+                }
+                answers.Add(new PresentationContextAnswer(item[0], (PresentationContextResult)item[2], ts));
+            }
+            else if (type == 0x50)
+            {
+                var sub = 0;
+                while (sub < item.Length)
+                {
+                    var (subType, value, subNext) = ReadItem(item, sub);
+                    sub = subNext;
+                    if (subType == 0x51 && value.Length >= 4)
+                    {
+                        maxPdu = BinaryPrimitives.ReadUInt32BigEndian(value);
+                    }
+                }
+            }
+        }
+        return (answers, maxPdu);
+    }
+
     /// <summary>A-ASSOCIATE-RJ: result 1 permanent / 2 transient; source 1 user, 2 ACSE, 3 presentation (PS3.8 9.3.4).</summary>
     public static byte[] EncodeAssociateReject(byte result, byte source, byte reason) =>
         Frame(PduType.AssociateReject, [0, result, source, reason]);

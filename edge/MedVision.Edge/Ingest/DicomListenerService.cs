@@ -1,0 +1,47 @@
+using MedVision.Dicom.Network;
+using Microsoft.Extensions.Options;
+
+namespace MedVision.Edge.Ingest;
+
+/// <summary>Hosts the DICOM SCP for the lifetime of the appliance.</summary>
+public sealed class DicomListenerService(
+    IOptions<DicomOptions> options,
+    SpoolStoreHandler storeHandler,
+    ILoggerFactory loggerFactory) : BackgroundService
+{
+    private DicomServer? _server;
+
+    /// <summary>The port bound once started (differs from configuration when it asked for port 0).</summary>
+    public int BoundPort => _server?.BoundPort ?? 0;
+
+    public int ActiveAssociations => _server?.ActiveAssociations ?? 0;
+
+    public long AssociationsTotal => _server?.AssociationsTotal ?? 0;
+
+    public long RejectedAssociations => _server?.RejectedTotal ?? 0;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        var serverOptions = options.Value.ToServerOptions();
+        _server = new DicomServer(
+            serverOptions,
+            [new DefaultAssociationPolicy(serverOptions)],
+            storeHandler,
+            new AlwaysSuccessfulEcho(),
+            loggerFactory.CreateLogger<DicomServer>());
+        // Bind before the host reports started, so a port conflict fails start-up loudly.
+        _server.Start();
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _server!.RunAsync(stoppingToken);
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
