@@ -1,0 +1,50 @@
+using MedVision.Edge.Api;
+using MedVision.Edge.Inference;
+using MedVision.Edge.Ingest;
+using MedVision.Edge.Pipeline;
+using MedVision.Edge.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MedVision.Edge;
+
+/// <summary>
+/// Composes the appliance: DICOM ingest → spool + SQLite → inference pipeline → findings, with the HTTP API beside.
+/// Runs on embedded defaults; appsettings.json, MEDVISION__* environment variables and command-line arguments override.
+/// </summary>
+public static class EdgeApp
+{
+    public const string DefaultHttpUrls = "http://0.0.0.0:8080";
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Host.UseSystemd();
+        // ASPNETCORE_URLS / --urls win; otherwise MedVision:Http:Urls, otherwise port 8080 on all interfaces.
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(builder.Configuration["MedVision:Http:Urls"] ?? DefaultHttpUrls);
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddEdgeStorage(builder.Configuration);
+        services.AddEdgeInference(builder.Configuration);
+
+        services.AddOptions<DicomOptions>().Bind(builder.Configuration.GetSection(DicomOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DicomOptions>, DicomOptionsValidator>();
+        services.AddSingleton<IngestStatistics>();
+        services.AddSingleton<PipelineSignal>();
+        services.AddSingleton<SpoolStoreHandler>();
+        services.AddSingleton<DicomListenerService>();
+        services.AddHostedService(sp => sp.GetRequiredService<DicomListenerService>());
+        services.AddSingleton<IHealthContributor, DicomHealthContributor>();
+
+        services.AddOptions<PipelineOptions>().Bind(builder.Configuration.GetSection(PipelineOptions.Section));
+        services.AddSingleton<InstanceProcessor>();
+        services.AddHostedService<InferencePipelineService>();
+
+        var app = builder.Build();
+        app.MapEdgeApi();
+        return app;
+    }
+}

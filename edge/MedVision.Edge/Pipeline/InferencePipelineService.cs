@@ -1,0 +1,89 @@
+using MedVision.Edge.Storage;
+using Microsoft.Extensions.Options;
+
+namespace MedVision.Edge.Pipeline;
+
+/// <summary>
+/// Takes received instances from SQLite (so nothing is lost across restarts), runs them through the models and records
+/// the outcome. A failing instance is marked failed with its reason; the loop itself never stops on bad input.
+/// </summary>
+public sealed partial class InferencePipelineService(
+    IStudyStore store,
+    InstanceProcessor processor,
+    PipelineSignal signal,
+    IOptions<PipelineOptions> options,
+    ILogger<InferencePipelineService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var poll = TimeSpan.FromSeconds(Math.Max(1, options.Value.PollSeconds));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            IReadOnlyList<PendingInstance> batch;
+            try
+            {
+                batch = await store.GetPendingInstancesAsync(Math.Max(1, options.Value.BatchSize), stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogQueueReadFailed(ex);
+                await signal.WaitAsync(poll, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            if (batch.Count == 0)
+            {
+                await signal.WaitAsync(poll, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            foreach (var instance in batch)
+            {
+                await ProcessAsync(instance, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
+    {
+        string state;
+        string? error = null;
+        try
+        {
+            var findings = await processor.ProcessAsync(instance, cancellationToken).ConfigureAwait(false);
+            if (findings is null)
+            {
+                state = "skipped";
+            }
+            else
+            {
+                await store.AddFindingsAsync(findings, cancellationToken).ConfigureAwait(false);
+                state = "processed";
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Left as 'received': it is picked up again after restart.
+            return;
+        }
+        catch (Exception ex)
+        {
+            state = "failed";
+            error = ex.Message;
+            LogInstanceFailed(instance.SopInstanceUid, instance.StudyUid, ex.Message, ex);
+        }
+        try
+        {
+            await store.MarkInstanceAsync(instance.SopInstanceUid, state, error, cancellationToken).ConfigureAwait(false);
+            await store.UpdateStudyStatusAsync(instance.StudyUid, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogQueueReadFailed(ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Error, Message = "Processing {SopInstanceUid} of study {StudyUid} failed: {Reason}")]
+    private partial void LogInstanceFailed(string sopInstanceUid, string studyUid, string reason, Exception exception);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Error, Message = "Reading or updating the work queue failed; retrying")]
+    private partial void LogQueueReadFailed(Exception exception);
+}

@@ -1,0 +1,3 @@
+using MedVision.Edge;
+
+await EdgeApp.Build(args).RunAsync();
