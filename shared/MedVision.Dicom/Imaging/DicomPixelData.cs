@@ -108,7 +108,7 @@ public sealed class DicomPixelData
                 b = 2 * pixels + i;
             }
             values[i] = luminanceOnly
-                ? Sample(raw, r)
+                ? (float)Sample(raw, r)
                 : (float)(0.299 * Sample(raw, r) + 0.587 * Sample(raw, g) + 0.114 * Sample(raw, b));
         }
         return new ModalityFrame(Columns, Rows, values, "MONOCHROME2");

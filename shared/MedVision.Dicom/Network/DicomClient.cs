@@ -9,7 +9,7 @@ public sealed class DicomAssociationRejectedException(byte result, byte source, 
     : Exception($"Association rejected (result {result}, source {source}, reason {reason}).")
 {
     public byte Result { get; } = result;
-    public byte Source { get; } = source;
+    public byte RejectSource { get; } = source;
     public byte Reason { get; } = reason;
 }
 

@@ -1,0 +1,44 @@
+using MedVision.Dicom;
+using MedVision.Dicom.Imaging;
+using MedVision.Edge.Inference;
+using MedVision.Edge.Storage;
+
+namespace MedVision.Edge.Pipeline;
+
+/// <summary>Runs every model that applies to one spooled instance and turns its outputs into findings.</summary>
+public sealed class InstanceProcessor(ModelRegistry registry, TimeProvider clock)
+{
+    /// <summary>The findings, or null when no model applies to the instance (it is then marked skipped).</summary>
+    public Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
+    {
+        var models = registry.ModelsFor(instance.Modality).ToList();
+        if (models.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var image = LoadImage(instance.SpoolPath);
+        var findings = new List<FindingRecord>();
+        foreach (var model in models)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var prediction = model.Predict(image);
+            var now = clock.GetUtcNow();
+            foreach (var output in prediction.Outputs)
+            {
+                findings.Add(new FindingRecord(
+                    instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, model.Sha256, output.Label,
+                    output.Probability, output.Threshold, output.Positive, model.ExecutionProvider, prediction.InferenceMs, now));
+            }
+        }
+        return Task.FromResult<IReadOnlyList<FindingRecord>?>(findings);
+    }
+
+    /// <summary>First frame after the modality LUT; the model's preprocessing takes it from there.</summary>
+    public static GrayscaleImage LoadImage(string path)
+    {
+        var file = DicomFile.Open(path);
+        var frame = DicomPixelData.From(file).GetModalityFrame(0);
+        return new GrayscaleImage(frame.Width, frame.Height, frame.Values, frame.IsMonochrome1);
+    }
+}

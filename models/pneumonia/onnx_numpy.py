@@ -1,0 +1,103 @@
+"""Tiny numpy interpreter for the ONNX graphs this package exports.
+
+Debian's python3-onnx here is 1.12, which has no `onnx.reference`, and there
+is no onnxruntime in Python. To check that the bytes of model.onnx (weights,
+graph, baked-in temperature) really compute what the torch model computes,
+this module evaluates the graph with plain numpy (float64 accumulation) for the
+small set of operators the exported CNN uses. Unknown operators raise, so a
+graph that changes shape is never silently "verified".
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+
+def _attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _conv(x, w, b, a):
+    if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])):
+        raise NotImplementedError("Conv with group/dilation")
+    kh, kw = w.shape[2:]
+    sh, sw = a.get("strides", [1, 1])
+    pt, pl, pb, pr = a.get("pads", [0, 0, 0, 0])
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise NotImplementedError("auto_pad")
+    x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    n, c, h, wd = x.shape
+    oh = (h - kh) // sh + 1
+    ow = (wd - kw) // sw + 1
+    out = np.zeros((n, w.shape[0], oh, ow), dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]  # n,c,oh,ow
+            out += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+def _maxpool(x, a):
+    kh, kw = a["kernel_shape"]
+    sh, sw = a.get("strides", [1, 1])
+    if any(a.get("pads", [0, 0, 0, 0])) or a.get("ceil_mode", 0):
+        raise NotImplementedError("MaxPool pads/ceil_mode")
+    n, c, h, w = x.shape
+    oh = (h - kh) // sh + 1
+    ow = (w - kw) // sw + 1
+    out = np.full((n, c, oh, ow), -np.inf)
+    for i in range(kh):
+        for j in range(kw):
+            out = np.maximum(out, x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw])
+    return out
+
+
+def run(model_path: str, feeds: dict) -> dict:
+    model = onnx.load(model_path)
+    g = model.graph
+    env = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+    for k, v in feeds.items():
+        env[k] = np.asarray(v, dtype=np.float64)
+    for node in g.node:
+        a = _attrs(node)
+        ins = [env[i] if i else None for i in node.input]
+        op = node.op_type
+        if op == "Conv":
+            y = _conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None, a)
+        elif op == "Relu":
+            y = np.maximum(ins[0], 0.0)
+        elif op == "MaxPool":
+            y = _maxpool(ins[0], a)
+        elif op == "GlobalAveragePool":
+            y = ins[0].mean(axis=(2, 3), keepdims=True)
+        elif op == "Flatten":
+            ax = a.get("axis", 1)
+            y = ins[0].reshape(int(np.prod(ins[0].shape[:ax])), -1)
+        elif op == "Gemm":
+            A, B = ins[0], ins[1]
+            if a.get("transA", 0):
+                A = A.T
+            if a.get("transB", 0):
+                B = B.T
+            y = a.get("alpha", 1.0) * (A @ B)
+            if len(ins) > 2 and ins[2] is not None:
+                y = y + a.get("beta", 1.0) * ins[2]
+        elif op == "Constant":
+            y = numpy_helper.to_array(a["value"]).astype(np.float64)
+        elif op == "Div":
+            y = ins[0] / ins[1]
+        elif op == "Mul":
+            y = ins[0] * ins[1]
+        elif op == "Add":
+            y = ins[0] + ins[1]
+        elif op == "Sigmoid":
+            y = 1.0 / (1.0 + np.exp(-ins[0]))
+        elif op == "Identity":
+            y = ins[0]
+        else:
+            raise NotImplementedError(f"operator {op} not supported by onnx_numpy")
+        env[node.output[0]] = y
+    return {o.name: env[o.name] for o in g.output}
