@@ -1,3 +1,4 @@
+using MedVision.Edge.Inference;
 using MedVision.Edge.Storage;
 using Microsoft.Extensions.Options;
 
@@ -9,6 +10,7 @@ namespace MedVision.Edge.Pipeline;
 /// </summary>
 public sealed partial class InferencePipelineService(
     IStudyStore store,
+    ModelRegistry models,
     InstanceProcessor processor,
     PipelineSignal signal,
     IOptions<PipelineOptions> options,
@@ -17,8 +19,21 @@ public sealed partial class InferencePipelineService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var poll = TimeSpan.FromSeconds(Math.Max(1, options.Value.PollSeconds));
+        var waitingForModels = false;
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (models.Models.Count == 0)
+            {
+                // With no usable model, work waits in the queue rather than being skipped for good.
+                if (!waitingForModels)
+                {
+                    LogNoModels();
+                    waitingForModels = true;
+                }
+                await signal.WaitAsync(poll, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            waitingForModels = false;
             IReadOnlyList<PendingInstance> batch;
             try
             {
@@ -83,6 +98,9 @@ public sealed partial class InferencePipelineService(
 
     [LoggerMessage(EventId = 1300, Level = LogLevel.Error, Message = "Processing {SopInstanceUid} of study {StudyUid} failed: {Reason}")]
     private partial void LogInstanceFailed(string sopInstanceUid, string studyUid, string reason, Exception exception);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "No model is loaded; received instances wait in the queue until one is")]
+    private partial void LogNoModels();
 
     [LoggerMessage(EventId = 1301, Level = LogLevel.Error, Message = "Reading or updating the work queue failed; retrying")]
     private partial void LogQueueReadFailed(Exception exception);
