@@ -48,6 +48,11 @@ public sealed class ReaderConformanceTests
         var compareText = ComparableCharsets.Contains(charset.Trim());
         foreach (var (key, item) in ours)
         {
+            if (key == "00080005")
+            {
+                // dcm2json converts text to UTF-8 and rewrites the character set to ISO_IR 192.
+                continue;
+            }
             CompareItem(name, key, item, expected[key], file.Dataset, compareText);
         }
     }
@@ -74,7 +79,9 @@ public sealed class ReaderConformanceTests
         {
             if (element.VR.IsString && element.VR != DicomVR.UN)
             {
-                Assert.True(element.GetText(owner.Encoding).Trim().Trim('\\').Length == 0, $"{where}: we have a value, dcmtk has none");
+                // A PN of only component separators ("^^^^") is empty too.
+                var text = element.GetText(owner.Encoding).Trim().Trim('\\');
+                Assert.True((element.VR == DicomVR.PN ? text.Trim('^', '=', ' ') : text).Length == 0, $"{where}: we have a value, dcmtk has none");
             }
             return;
         }
@@ -105,7 +112,8 @@ public sealed class ReaderConformanceTests
                     Assert.True(string.Equals(text.Trim(), mine, StringComparison.Ordinal), $"{where}[{i}]: '{mine}' vs dcmtk '{text}'");
                     break;
                 case JsonValueKind.Object when their.TryGetProperty("Alphabetic", out var alphabetic):
-                    Assert.Equal(alphabetic.GetString()!.Trim(), mine.Split('=')[0].Trim());
+                    // Trailing empty name components are insignificant (PS3.5 6.2.1).
+                    Assert.Equal(alphabetic.GetString()!.Trim().TrimEnd('^'), mine.Split('=')[0].Trim().TrimEnd('^'));
                     break;
             }
         }

@@ -15,6 +15,7 @@ public sealed class DicomReader
     private readonly DicomReadOptions _options;
     private readonly List<string> _warnings = [];
     private string? _filePath;
+    private DicomDataset? _root;
 
     public DicomReader(DicomReadOptions? options = null)
     {
@@ -169,6 +170,10 @@ public sealed class DicomReader
     /// <summary>Reads items until <paramref name="end"/> (absolute position), an item delimiter, or end of data.</summary>
     private void ReadItems(ByteSource source, DicomDataset dataset, bool explicitVR, long end, bool topLevel)
     {
+        if (topLevel)
+        {
+            _root = dataset;
+        }
         while (end < 0 ? source.Ensure(1) : source.Position < end)
         {
             if (!source.Ensure(4))
@@ -268,7 +273,7 @@ public sealed class DicomReader
         return ReadValue(source, tag, vr, length, explicitVR);
     }
 
-    private static DicomVR ImplicitVR(DicomTag tag)
+    private DicomVR ImplicitVR(DicomTag tag)
     {
         if (tag.IsGroupLength)
         {
@@ -278,9 +283,21 @@ public sealed class DicomReader
         {
             return DicomVR.LO;
         }
-        var vr = DicomDictionary.Default.GetVR(tag);
-        // Implicit pixel data is OW (PS3.5 A.1).
-        return tag == PixelData ? DicomVR.OW : vr;
+        if (!DicomDictionary.Default.TryGetEntry(tag, out var entry))
+        {
+            return DicomVR.UN;
+        }
+        var vrs = entry.VRs;
+        if (vrs.Count < 2)
+        {
+            return entry.VR;
+        }
+        // Ambiguous VRs resolve as dcmtk does: US or SS by Pixel Representation, otherwise OW (PS3.5 A.1).
+        if (vrs.Contains(DicomVR.US) && vrs.Contains(DicomVR.SS) && !vrs.Contains(DicomVR.OW))
+        {
+            return _root?.GetIntOrDefault(DicomTags.PixelRepresentation, 0) == 1 ? DicomVR.SS : DicomVR.US;
+        }
+        return vrs.Contains(DicomVR.OW) ? DicomVR.OW : entry.VR;
     }
 
     private DicomItem ReadValue(ByteSource source, DicomTag tag, DicomVR vr, uint length, bool explicitVR)
