@@ -1,0 +1,71 @@
+using MedVision.Edge.Storage;
+
+namespace MedVision.Edge.Api;
+
+/// <summary><c>GET /api/studies</c> item.</summary>
+public sealed record StudyDto(
+    string StudyInstanceUid,
+    string? PatientId,
+    string? Modality,
+    int InstanceCount,
+    string Status,
+    DateTimeOffset FirstReceivedUtc,
+    DateTimeOffset LastReceivedUtc)
+{
+    public static StudyDto From(StudySummary study) => new(
+        study.StudyUid,
+        study.PatientId,
+        study.Modality,
+        study.InstanceCount,
+        study.Status,
+        study.FirstReceivedUtc,
+        study.LastReceivedUtc);
+}
+
+/// <summary><c>GET /api/findings</c> item.</summary>
+public sealed record FindingDto(
+    long Id,
+    string StudyInstanceUid,
+    string SopInstanceUid,
+    string ModelId,
+    string ModelVersion,
+    string ModelSha256,
+    string Label,
+    double Probability,
+    double Threshold,
+    bool Positive,
+    string ExecutionProvider,
+    double? InferenceMs,
+    DateTimeOffset CreatedUtc)
+{
+    public static FindingDto From(StoredFinding stored)
+    {
+        var f = stored.Finding;
+        return new(stored.Id, f.StudyUid, f.SopInstanceUid, f.ModelId, f.ModelVersion, f.ModelSha256, f.Label,
+            f.Probability, f.Threshold, f.Positive, f.ExecutionProvider, f.InferenceMs, f.CreatedUtc);
+    }
+}
+
+/// <summary>The <c>storage</c> part of <c>/healthz</c>.</summary>
+public sealed record StorageHealthDto(
+    string Root,
+    long FreeMegabytes,
+    long MinFreeMegabytes,
+    long? Studies,
+    IReadOnlyDictionary<string, long>? Instances,
+    long? Findings,
+    string? Error);
+
+/// <summary>One entry of <c>models</c> in <c>/healthz</c>.</summary>
+public sealed record ModelHealthDto(
+    string Id,
+    string Version,
+    string Sha256,
+    string ExecutionProvider,
+    IReadOnlyList<string> Modalities,
+    IReadOnlyList<LabelHealthDto> Labels);
+
+public sealed record LabelHealthDto(string Name, string Display, double Threshold);
+
+/// <summary>One entry of <c>modelErrors</c> in <c>/healthz</c>.</summary>
+public sealed record ModelErrorDto(string Package, string Reason);

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace MedVision.Edge.Inference;
+
+public static class InferenceServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="InferenceOptions"/> (section <c>MedVision:Inference</c>, validated at start),
+    /// <see cref="Preprocessor"/>, <see cref="ModelPackageLoader"/>, <see cref="ModelRegistry"/> and the
+    /// start-up load of every model package.
+    /// </summary>
+    public static IServiceCollection AddEdgeInference(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<InferenceOptions>()
+            .Bind(configuration.GetSection(InferenceOptions.Section))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<InferenceOptions>, InferenceOptionsSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>());
+
+        services.TryAddSingleton<Preprocessor>();
+        services.TryAddSingleton<ModelPackageLoader>();
+        services.TryAddSingleton<ModelRegistry>();
+        services.AddHostedService<ModelLoaderService>();
+        return services;
+    }
+}

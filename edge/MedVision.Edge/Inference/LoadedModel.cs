@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+
+namespace MedVision.Edge.Inference;
+
+/// <summary>
+/// A verified model package with its long-lived <see cref="InferenceSession"/>. Thread-safe: ONNX Runtime
+/// sessions accept concurrent <c>Run</c> calls.
+/// </summary>
+public sealed class LoadedModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _sessionOptions;
+    private readonly Preprocessor _preprocessor;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly long[] _inputShape;
+    private readonly double _temperature;
+    private readonly HashSet<string> _modalities;
+
+    internal LoadedModel(
+        ModelManifest manifest,
+        string packageDirectory,
+        InferenceSession session,
+        SessionOptions sessionOptions,
+        string executionProvider,
+        IReadOnlyList<ModelLabel> labels,
+        Preprocessor preprocessor)
+    {
+        Manifest = manifest;
+        PackageDirectory = packageDirectory;
+        _session = session;
+        _sessionOptions = sessionOptions;
+        ExecutionProvider = executionProvider;
+        Labels = labels;
+        _preprocessor = preprocessor;
+        _inputNames = [manifest.Input.Name];
+        _outputNames = manifest.Outputs.Select(o => o.Name).ToArray();
+        // Batch of one: the appliance runs instances as they arrive.
+        _inputShape = [1, manifest.Input.Shape[1], manifest.Input.Shape[2], manifest.Input.Shape[3]];
+        InputLength = checked((int)(_inputShape[1] * _inputShape[2] * _inputShape[3]));
+        _temperature = manifest.Calibration is { Method: "temperature", Temperature: > 0 and var t } ? t : 1.0;
+        _modalities = new HashSet<string>(manifest.AppliesTo.Modalities, StringComparer.OrdinalIgnoreCase);
+    }
+
+    public ModelManifest Manifest { get; }
+
+    public string Id => Manifest.Id;
+
+    public string Version => Manifest.Version;
+
+    /// <summary>Lower-case hex SHA-256 of the ONNX file, verified against the manifest at load.</summary>
+    public string Sha256 => Manifest.Sha256.ToLowerInvariant();
+
+    public string PackageDirectory { get; }
+
+    /// <summary>The provider the session was actually created with (TensorRT, CUDA, OpenVINO or CPU).</summary>
+    public string ExecutionProvider { get; }
+
+    /// <summary>Labels with their effective decision thresholds (configuration overrides applied).</summary>
+    public IReadOnlyList<ModelLabel> Labels { get; }
+
+    /// <summary>Number of floats <see cref="Run"/> expects: C × H × W.</summary>
+    public int InputLength { get; }
+
+    public IReadOnlyCollection<string> Modalities => _modalities;
+
+    public bool AppliesTo(string? modality) => modality is not null && _modalities.Contains(modality.Trim());
+
+    /// <summary>Preprocesses <paramref name="image"/> and runs the model on it.</summary>
+    public ModelPrediction Predict(GrayscaleImage image)
+    {
+        var tensor = _preprocessor.Preprocess(image, Manifest.Preprocessing);
+        var started = Stopwatch.GetTimestamp();
+        var outputs = Run(tensor);
+        return new ModelPrediction(this, outputs, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>Runs one preprocessed [1, C, H, W] tensor and returns one result per label.</summary>
+    public IReadOnlyList<ModelOutput> Run(ReadOnlySpan<float> preprocessedTensor)
+    {
+        if (preprocessedTensor.Length != InputLength)
+        {
+            throw new ArgumentException(
+                $"Model {Id} expects {InputLength} input values ({string.Join('x', _inputShape)}), got {preprocessedTensor.Length}.",
+                nameof(preprocessedTensor));
+        }
+
+        // Every native object is disposed here: undisposed OrtValues and result collections are the classic
+        // slow native-memory leak of long-running ONNX Runtime hosts.
+        using var input = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, _inputShape);
+        preprocessedTensor.CopyTo(input.GetTensorMutableDataAsSpan<float>());
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, _inputNames, [input], _outputNames);
+
+        var outputs = new List<ModelOutput>(Labels.Count);
+        for (var o = 0; o < Manifest.Outputs.Count; o++)
+        {
+            var spec = Manifest.Outputs[o];
+            var values = results[o].GetTensorDataAsSpan<float>();
+            if (values.Length != spec.Labels.Count)
+            {
+                throw new InvalidOperationException(
+                    $"Model {Id} output '{spec.Name}' returned {values.Length} values for {spec.Labels.Count} label(s).");
+            }
+            for (var i = 0; i < spec.Labels.Count; i++)
+            {
+                double probability = spec.Kind == OutputKinds.Logit
+                    ? 1.0 / (1.0 + Math.Exp(-values[i] / _temperature))
+                    : values[i];
+                var label = Labels.First(l => l.Name == spec.Labels[i]);
+                outputs.Add(new ModelOutput(label.Name, probability, label.Threshold, probability >= label.Threshold));
+            }
+        }
+        return outputs;
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _sessionOptions.Dispose();
+    }
+}
+
+/// <summary>A label of a model and the threshold this appliance decides with.</summary>
+public sealed record ModelLabel(string Name, string Display, double Threshold, double ManifestThreshold);
+
+/// <summary>One label's result; <see cref="Positive"/> is probability ≥ threshold, as in training.</summary>
+public sealed record ModelOutput(string Label, double Probability, double Threshold, bool Positive);
+
+/// <summary>Result of <see cref="LoadedModel.Predict"/>; <see cref="InferenceMs"/> excludes preprocessing.</summary>
+public sealed record ModelPrediction(LoadedModel Model, IReadOnlyList<ModelOutput> Outputs, double InferenceMs);

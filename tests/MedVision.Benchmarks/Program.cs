@@ -1,0 +1,12 @@
+using MedVision.Benchmarks;
+
+// ./build.sh bench runs every benchmark; `--ingest` or `--parse` picks one.
+var all = args.Length == 0 || args.Contains("--all");
+if (all || args.Contains("--ingest"))
+{
+    await IngestBenchmark.RunAsync();
+}
+if (all || args.Contains("--parse"))
+{
+    ParseBenchmark.Run(args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) || a.StartsWith("--filter", StringComparison.Ordinal)).ToArray());
+}
