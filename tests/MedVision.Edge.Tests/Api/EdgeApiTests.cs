@@ -1,3 +1,4 @@
+using MedVision.Testing;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -30,7 +31,7 @@ public sealed class EdgeApiTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _app = await StartAsync(Path.GetDirectoryName(TestPaths.PneumoniaPackage)!);
+        _app = await StartAsync(Path.GetDirectoryName(RepoPaths.PneumoniaPackage)!);
         _client = new HttpClient { BaseAddress = new Uri(_app.Urls.First()) };
     }
 

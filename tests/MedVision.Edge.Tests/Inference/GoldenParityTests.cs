@@ -1,3 +1,4 @@
+using MedVision.Testing;
 using MedVision.Edge.Inference;
 using Xunit.Abstractions;
 
@@ -14,11 +15,11 @@ public sealed class GoldenParityTests(ITestOutputHelper output)
     [Fact]
     public void Golden_test_images_reproduce_the_manifest_probabilities()
     {
-        using var model = InferenceTestModels.Loader().LoadPackage(TestPaths.PneumoniaPackage, CancellationToken.None);
+        using var model = InferenceTestModels.Loader().LoadPackage(RepoPaths.PneumoniaPackage, CancellationToken.None);
         var golden = model.Manifest.Golden;
         Assert.NotNull(golden);
         Assert.NotEmpty(golden);
-        var images = Npz.Read(TestPaths.PneumoniaMnistNpz, "test_images");
+        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
         Assert.Equal(3, images.Shape.Length);
         int height = images.Shape[1], width = images.Shape[2];
 
@@ -43,9 +44,9 @@ public sealed class GoldenParityTests(ITestOutputHelper output)
     public void Golden_parity_holds_for_a_monochrome1_copy_of_the_image()
     {
         // A MONOCHROME1 image is the inverse grey scale; after inversion it must give the same answer.
-        using var model = InferenceTestModels.Loader().LoadPackage(TestPaths.PneumoniaPackage, CancellationToken.None);
+        using var model = InferenceTestModels.Loader().LoadPackage(RepoPaths.PneumoniaPackage, CancellationToken.None);
         var sample = model.Manifest.Golden![0];
-        var images = Npz.Read(TestPaths.PneumoniaMnistNpz, "test_images");
+        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
         var pixels = images.Data.AsSpan(sample.Index * 28 * 28, 28 * 28).ToArray().Select(b => 255f - b).ToArray();
 
         var prediction = model.Predict(new GrayscaleImage(28, 28, pixels, Monochrome1: true));

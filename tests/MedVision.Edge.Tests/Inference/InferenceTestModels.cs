@@ -1,3 +1,4 @@
+using MedVision.Testing;
 using MedVision.Edge.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,7 +17,7 @@ public static class InferenceTestModels
     {
         var target = Path.Combine(modelsDirectory, name);
         Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(TestPaths.PneumoniaPackage))
+        foreach (var file in Directory.GetFiles(RepoPaths.PneumoniaPackage))
         {
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
         }

@@ -1,3 +1,4 @@
+using MedVision.Testing;
 using System.Text.Json.Nodes;
 using MedVision.Edge.Inference;
 using Microsoft.Extensions.Logging;
@@ -94,7 +95,7 @@ public sealed class ModelPackageLoaderTests
         var options = new InferenceOptions { ExecutionProviders = [ExecutionProviderNames.Cuda, ExecutionProviderNames.Cpu] };
 
         using var model = InferenceTestModels.Loader(options, logs.CreateLogger<ModelPackageLoader>())
-            .LoadPackage(TestPaths.PneumoniaPackage, CancellationToken.None);
+            .LoadPackage(RepoPaths.PneumoniaPackage, CancellationToken.None);
 
         var cudaPresent = OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider");
         var fallback = logs.Entries.Where(e => e.EventId.Id == 2102).ToList();
@@ -121,7 +122,7 @@ public sealed class ModelPackageLoaderTests
         var options = new InferenceOptions();
         options.ThresholdOverrides["pneumonia-cxr"] = new Dictionary<string, double> { ["pneumonia"] = 0.99 };
 
-        using var model = InferenceTestModels.Loader(options).LoadPackage(TestPaths.PneumoniaPackage, CancellationToken.None);
+        using var model = InferenceTestModels.Loader(options).LoadPackage(RepoPaths.PneumoniaPackage, CancellationToken.None);
 
         var label = Assert.Single(model.Labels);
         Assert.Equal(0.99, label.Threshold);
@@ -154,7 +155,7 @@ public sealed class ModelPackageLoaderTests
     [Fact]
     public void Run_rejects_a_tensor_of_the_wrong_size()
     {
-        using var model = InferenceTestModels.Loader().LoadPackage(TestPaths.PneumoniaPackage, CancellationToken.None);
+        using var model = InferenceTestModels.Loader().LoadPackage(RepoPaths.PneumoniaPackage, CancellationToken.None);
 
         Assert.Throws<ArgumentException>(() => model.Run(new float[10]));
     }
