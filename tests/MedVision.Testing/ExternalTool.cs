@@ -23,7 +23,7 @@ public static class ExternalTool
         throw new InvalidOperationException($"'{command}' is not installed. Run the tests with ./build.sh test, which installs the Debian peers.");
     }
 
-    public static async Task<ToolResult> RunAsync(string command, IEnumerable<string> arguments, TimeSpan? timeout = null, string? workingDirectory = null)
+    public static async Task<ToolResult> RunAsync(string command, IEnumerable<string> arguments, TimeSpan? timeout = null, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(Require(command))
         {
@@ -32,6 +32,10 @@ public static class ExternalTool
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
