@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the appliance's tests talk to (real peers, not mocks), when they are missing.
-#   install-peers.sh test     peers for the test suite
+# Each area lists its peers in peers.d/<area>.list, one per line: a check and the Debian package that satisfies it.
+#   cmd:NAME      a command on PATH
+#   file:PATH     an installed file (a shared library, a data file)
+#   py:MODULE     a module importable by Debian's /usr/bin/python3
 set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# command → Debian package
-declare -A peers=(
-  [storescu]=dcmtk
-  [echoscu]=dcmtk
-  [dcmdump]=dcmtk
-)
+satisfied() {
+  local check="$1"
+  case "$check" in
+    cmd:*) command -v "${check#cmd:}" >/dev/null 2>&1 ;;
+    file:*) [ -e "${check#file:}" ] ;;
+    py:*) /usr/bin/python3 -c "import ${check#py:}" >/dev/null 2>&1 ;;
+    *) echo "error: unknown check '$check' in $here/peers.d" >&2; return 1 ;;
+  esac
+}
 
 missing=()
-for cmd in "${!peers[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${peers[$cmd]}")
+for list in "$here"/peers.d/*.list; do
+  while read -r check package _; do
+    [[ -z "$check" || "$check" == \#* ]] && continue
+    satisfied "$check" || missing+=("$package")
+  done < "$list"
 done
-[ -f /usr/share/libdcmtk17/dicom.dic ] || ls /usr/share/libdcmtk*/dicom.dic >/dev/null 2>&1 || missing+=(dcmtk)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
