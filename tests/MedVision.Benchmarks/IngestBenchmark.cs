@@ -24,32 +24,37 @@ public static class IngestBenchmark
 
     public static async Task RunAsync()
     {
-        using var source = new TempDirectory("medvision-bench-src");
-        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
-        var study = ChestXrayDicom.NewUid();
-        for (var i = 0; i < Instances; i++)
-        {
-            // 504 x 504 x 16 bit ≈ 500 KB each, a small CR.
-            ChestXrayDicom.Create(source.Path, images.Image(i % 600), scale: 18, studyUid: study);
-        }
-        var bytes = Directory.GetFiles(source.Path).Sum(f => new FileInfo(f).Length);
-        Console.WriteLine($"Ingest benchmark: {Instances} CR instances, {bytes / 1e6:F1} MB, one association per round, {Rounds} rounds, {Environment.ProcessorCount} cores");
+        Console.WriteLine($"Ingest benchmark: dcmtk storescu sends one association per round to dcmtk storescp (files written, no fsync) and to the MedVision SCP (durable: fsync + SQLite before the response); median of {Rounds} rounds, {Environment.ProcessorCount} cores");
+        using var ct = new TempDirectory("medvision-bench-ct");
+        using var mr = new TempDirectory("medvision-bench-mr");
+        BenchmarkData.CopiesOf(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"), ct.Path, 1000, upscale: 1);
+        BenchmarkData.CopiesOf(Path.Combine(RepoPaths.PydicomTestFiles, "MR_small.dcm"), mr.Path, 100, upscale: 16);
+        await CompareAsync("1000 x CT 39 kB, TCP_NODELAY=1", ct.Path, NoDelay);
+        await CompareAsync("100 x MR 2 MB, TCP_NODELAY=1", mr.Path, NoDelay);
+        await CompareAsync("1000 x CT 39 kB, storescu defaults (Nagle on)", ct.Path, new Dictionary<string, string>());
+        Console.WriteLine($"  working set of this process (appliance in-process + harness): {Environment.WorkingSet / 1e6:F0} MB now, {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F0} MB peak");
+    }
 
+    private static async Task CompareAsync(string title, string folder, IReadOnlyDictionary<string, string> senderEnvironment)
+    {
+        var files = Directory.GetFiles(folder);
+        var bytes = files.Sum(f => new FileInfo(f).Length);
         var ours = new List<double>();
         var theirs = new List<double>();
         for (var round = 0; round < Rounds; round++)
         {
-            theirs.Add(await TimeDcmtkStorescpAsync(source.Path));
-            ours.Add(await TimeApplianceAsync(source.Path));
+            theirs.Add(await TimeDcmtkStorescpAsync(folder, senderEnvironment));
+            ours.Add(await TimeApplianceAsync(folder, senderEnvironment));
         }
         var oursMedian = Median(ours);
         var theirsMedian = Median(theirs);
-        Console.WriteLine($"  dcmtk storescp : {Instances / theirsMedian,8:F1} instances/s  ({bytes / theirsMedian / 1e6:F1} MB/s, median {theirsMedian:F2} s)");
-        Console.WriteLine($"  MedVision SCP  : {Instances / oursMedian,8:F1} instances/s  ({bytes / oursMedian / 1e6:F1} MB/s, median {oursMedian:F2} s, durable before acknowledge)");
-        Console.WriteLine($"  ratio MedVision/dcmtk throughput: {theirsMedian / oursMedian:F2}");
+        Console.WriteLine($"{title}: {files.Length} instances, {bytes / 1e6:F1} MB");
+        Console.WriteLine($"  dcmtk storescp : {files.Length / theirsMedian,8:F1} instances/s  ({bytes / theirsMedian / 1e6:F1} MB/s)");
+        Console.WriteLine($"  MedVision SCP  : {files.Length / oursMedian,8:F1} instances/s  ({bytes / oursMedian / 1e6:F1} MB/s)");
+        Console.WriteLine($"  ratio MedVision/storescp: {theirsMedian / oursMedian:F2}");
     }
 
-    private static async Task<double> TimeApplianceAsync(string folder)
+    private static async Task<double> TimeApplianceAsync(string folder, IReadOnlyDictionary<string, string> senderEnvironment)
     {
         using var data = new TempDirectory("medvision-bench-edge");
         var app = EdgeApp.Build([
@@ -61,12 +66,13 @@ public static class IngestBenchmark
             "--urls=http://127.0.0.1:0",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning",
+            "--Logging:LogLevel:MedVision=Error",
         ]);
         await app.StartAsync();
         try
         {
             var port = app.Services.GetRequiredService<DicomListenerService>().BoundPort;
-            return await TimeStorescuAsync(port, "MEDVISION", folder);
+            return await TimeStorescuAsync(port, "MEDVISION", folder, senderEnvironment);
         }
         finally
         {
@@ -75,7 +81,7 @@ public static class IngestBenchmark
         }
     }
 
-    private static async Task<double> TimeDcmtkStorescpAsync(string folder)
+    private static async Task<double> TimeDcmtkStorescpAsync(string folder, IReadOnlyDictionary<string, string> senderEnvironment)
     {
         using var output = new TempDirectory("medvision-bench-storescp");
         var port = FreePort();
@@ -84,13 +90,16 @@ public static class IngestBenchmark
             ArgumentList = { "-od", output.Path, "-aet", "STORESCP", "--max-pdu", "116794", port.ToString(CultureInfo.InvariantCulture) },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            Environment = { ["TCP_NODELAY"] = "1" },
         };
+        foreach (var (name, value) in senderEnvironment)
+        {
+            start.Environment[name] = value;
+        }
         using var server = Process.Start(start)!;
         try
         {
             await WaitForPortAsync(port);
-            return await TimeStorescuAsync(port, "STORESCP", folder);
+            return await TimeStorescuAsync(port, "STORESCP", folder, senderEnvironment);
         }
         finally
         {
@@ -99,10 +108,10 @@ public static class IngestBenchmark
         }
     }
 
-    private static async Task<double> TimeStorescuAsync(int port, string aeTitle, string folder)
+    private static async Task<double> TimeStorescuAsync(int port, string aeTitle, string folder, IReadOnlyDictionary<string, string> environment)
     {
         var watch = Stopwatch.StartNew();
-        var result = await ExternalTool.RunAsync("storescu", ["-aec", aeTitle, "+sd", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), folder], TimeSpan.FromMinutes(5), environment: NoDelay);
+        var result = await ExternalTool.RunAsync("storescu", ["-aec", aeTitle, "+sd", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), folder], TimeSpan.FromMinutes(5), environment: environment);
         watch.Stop();
         if (result.ExitCode != 0)
         {

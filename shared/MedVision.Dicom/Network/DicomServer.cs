@@ -78,7 +78,7 @@ public sealed class DicomServer : IAsyncDisposable
                 _logger.LogWarning(ex, "Accepting a DICOM connection failed");
                 continue;
             }
-            socket.NoDelay = true;
+            SocketTuning.Apply(socket);
             lock (_connections)
             {
                 _connections.RemoveAll(t => t.IsCompleted);

@@ -368,6 +368,7 @@ internal sealed class ScpAssociation
         try
         {
             var read = await _stream.ReadAtLeastAsync(_header, 6, throwOnEndOfStream: false, timer.Token).ConfigureAwait(false);
+            SocketTuning.QuickAck(_socket);
             if (read < 6)
             {
                 return null;
@@ -385,6 +386,7 @@ internal sealed class ScpAssociation
             }
             var body = new byte[length];
             await _stream.ReadExactlyAsync(body, timer.Token).ConfigureAwait(false);
+            SocketTuning.QuickAck(_socket);
             return new RawPdu((PduType)type, body);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
