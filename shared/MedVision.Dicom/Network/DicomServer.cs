@@ -18,6 +18,7 @@ public sealed class DicomServer : IAsyncDisposable
     private readonly List<Task> _connections = [];
     private Socket? _listener;
     private int _active;
+    private int _connected;
     private long _associationsTotal;
     private long _rejectedTotal;
 
@@ -30,7 +31,11 @@ public sealed class DicomServer : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Established associations (those counted against MaxAssociations).</summary>
     public int ActiveAssociations => Volatile.Read(ref _active);
+
+    /// <summary>Open connections, including those still negotiating.</summary>
+    public int OpenConnections => Volatile.Read(ref _connected);
 
     public long AssociationsTotal => Interlocked.Read(ref _associationsTotal);
 
@@ -96,11 +101,20 @@ public sealed class DicomServer : IAsyncDisposable
     private async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        var overLimit = Interlocked.Increment(ref _active) > _options.MaxAssociations;
+        // Connections that have not associated yet are cut by ARTIM; cap them too so a flood cannot exhaust sockets.
+        if (Interlocked.Increment(ref _connected) > _options.MaxAssociations * 4)
+        {
+            Interlocked.Decrement(ref _connected);
+            Interlocked.Increment(ref _rejectedTotal);
+            _logger.LogWarning("Dropped a DICOM connection from {Remote}: {Count} connections already open", socket.RemoteEndPoint, _options.MaxAssociations * 4);
+            socket.Dispose();
+            return;
+        }
         Interlocked.Increment(ref _associationsTotal);
+        var slot = new AssociationSlot(this);
         try
         {
-            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, overLimit);
+            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, slot.TryAcquire);
             var accepted = await association.RunAsync(cancellationToken).ConfigureAwait(false);
             if (!accepted)
             {
@@ -114,8 +128,35 @@ public sealed class DicomServer : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _active);
+            slot.Release();
+            Interlocked.Decrement(ref _connected);
             socket.Dispose();
+        }
+    }
+
+    /// <summary>An association counts against MaxAssociations only once it is about to be accepted.</summary>
+    private sealed class AssociationSlot(DicomServer server)
+    {
+        private bool _held;
+
+        public bool TryAcquire()
+        {
+            if (Interlocked.Increment(ref server._active) > server._options.MaxAssociations)
+            {
+                Interlocked.Decrement(ref server._active);
+                return false;
+            }
+            _held = true;
+            return true;
+        }
+
+        public void Release()
+        {
+            if (_held)
+            {
+                Interlocked.Decrement(ref server._active);
+                _held = false;
+            }
         }
     }
 

@@ -24,7 +24,7 @@ internal sealed class ScpAssociation
     private readonly ICStoreHandler _storeHandler;
     private readonly ICEchoHandler _echoHandler;
     private readonly ILogger _logger;
-    private readonly bool _overLimit;
+    private readonly Func<bool> _tryAcquireSlot;
     private readonly Dictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> _contexts = [];
     private readonly byte[] _header = new byte[6];
 
@@ -35,7 +35,7 @@ internal sealed class ScpAssociation
     private byte _pendingContext;
     private ICStoreTarget? _target;
 
-    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, bool overLimit)
+    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<bool> tryAcquireSlot)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: false);
@@ -44,7 +44,7 @@ internal sealed class ScpAssociation
         _storeHandler = storeHandler;
         _echoHandler = echoHandler;
         _logger = logger;
-        _overLimit = overLimit;
+        _tryAcquireSlot = tryAcquireSlot;
     }
 
     /// <summary>Runs the association to its end; true when it was accepted.</summary>
@@ -103,11 +103,13 @@ internal sealed class ScpAssociation
     private async Task<bool> NegotiateAsync(byte[] body, IPEndPoint? remote, CancellationToken cancellationToken)
     {
         var request = PduCodec.ParseAssociateRequest(body);
-        var rejection = _overLimit
-            ? AssociationRejection.LocalLimitExceeded($"{_options.MaxAssociations} associations already active")
-            : (request.ProtocolVersion & 1) == 0
-                ? new AssociationRejection(1, 2, 2, $"protocol version 0x{request.ProtocolVersion:X4} not supported")
-                : _policies.Select(p => p.Evaluate(request, remote)).FirstOrDefault(r => r is not null);
+        var rejection = (request.ProtocolVersion & 1) == 0
+            ? new AssociationRejection(1, 2, 2, $"protocol version 0x{request.ProtocolVersion:X4} not supported")
+            : _policies.Select(p => p.Evaluate(request, remote)).FirstOrDefault(r => r is not null);
+        if (rejection is null && !_tryAcquireSlot())
+        {
+            rejection = AssociationRejection.LocalLimitExceeded($"{_options.MaxAssociations} associations already active");
+        }
         if (rejection is not null)
         {
             _logger.LogWarning("Rejected association from {CallingAe}@{Remote} to {CalledAe}: {Why}", request.CallingAeTitle, remote, request.CalledAeTitle, rejection.Why);
