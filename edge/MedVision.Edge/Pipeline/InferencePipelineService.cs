@@ -14,6 +14,7 @@ public sealed partial class InferencePipelineService(
     InstanceProcessor processor,
     PipelineSignal signal,
     IOptions<PipelineOptions> options,
+    IEnumerable<IFindingsListener> listeners,
     ILogger<InferencePipelineService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -59,20 +60,13 @@ public sealed partial class InferencePipelineService(
 
     private async Task ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
     {
+        IReadOnlyList<FindingRecord>? findings;
         string state;
         string? error = null;
         try
         {
-            var findings = await processor.ProcessAsync(instance, cancellationToken).ConfigureAwait(false);
-            if (findings is null)
-            {
-                state = "skipped";
-            }
-            else
-            {
-                await store.AddFindingsAsync(findings, cancellationToken).ConfigureAwait(false);
-                state = "processed";
-            }
+            findings = await processor.ProcessAsync(instance, cancellationToken).ConfigureAwait(false);
+            state = findings is null ? InstanceStates.Skipped : InstanceStates.Processed;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -81,20 +75,45 @@ public sealed partial class InferencePipelineService(
         }
         catch (Exception ex)
         {
-            state = "failed";
+            findings = null;
+            state = InstanceStates.Failed;
             error = ex.Message;
             LogInstanceFailed(instance.SopInstanceUid, instance.StudyUid, ex.Message, ex);
         }
         try
         {
-            await store.MarkInstanceAsync(instance.SopInstanceUid, state, error, cancellationToken).ConfigureAwait(false);
-            await store.UpdateStudyStatusAsync(instance.StudyUid, cancellationToken).ConfigureAwait(false);
+            await store.CompleteInstanceAsync(instance, state, error, findings ?? [], cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Still 'received' in the database: it is retried on the next pass.
             LogQueueReadFailed(ex);
+            return;
+        }
+        if (findings is { Count: > 0 })
+        {
+            await NotifyListenersAsync(findings, instance, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private async Task NotifyListenersAsync(IReadOnlyList<FindingRecord> findings, PendingInstance instance, CancellationToken cancellationToken)
+    {
+        foreach (var listener in listeners)
+        {
+            try
+            {
+                await listener.OnFindingsAsync(findings, instance, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The findings are stored; a listener's trouble must not mark the instance failed.
+                LogListenerFailed(listener.GetType().Name, instance.SopInstanceUid, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Error, Message = "Findings listener {Listener} failed for {SopInstanceUid}")]
+    private partial void LogListenerFailed(string listener, string sopInstanceUid, Exception exception);
 
     [LoggerMessage(EventId = 1300, Level = LogLevel.Error, Message = "Processing {SopInstanceUid} of study {StudyUid} failed: {Reason}")]
     private partial void LogInstanceFailed(string sopInstanceUid, string studyUid, string reason, Exception exception);

@@ -30,6 +30,12 @@ public interface IStudyStore
     /// <summary>Inserts findings, replacing any with the same (SOP instance, model, version, label).</summary>
     Task AddFindingsAsync(IReadOnlyList<FindingRecord> findings, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores an instance's findings, its final state and its study's status in ONE transaction, so a crash can never
+    /// leave findings recorded for an instance that is still queued (which would process it twice).
+    /// </summary>
+    Task CompleteInstanceAsync(PendingInstance instance, string state, string? error, IReadOnlyList<FindingRecord> findings, CancellationToken cancellationToken);
+
     /// <summary>Studies, most recently received first.</summary>
     Task<IReadOnlyList<StudySummary>> ListStudiesAsync(int limit, int offset, CancellationToken cancellationToken);
 

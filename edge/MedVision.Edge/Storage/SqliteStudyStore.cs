@@ -201,48 +201,81 @@ public sealed class SqliteStudyStore : IStudyStore
         }
         return WriteAsync(async (connection, transaction, ct) =>
         {
-            // DO UPDATE rather than INSERT OR REPLACE keeps the row id stable for API clients.
-            await using var command = Command(connection, transaction, """
-                INSERT INTO findings (study_uid, sop_instance_uid, model_id, model_version, model_sha256, label,
-                                      probability, threshold, positive, execution_provider, inference_ms, created_utc)
-                VALUES ($study, $sop, $modelId, $modelVersion, $sha, $label,
-                        $probability, $threshold, $positive, $provider, $ms, $created)
-                ON CONFLICT (sop_instance_uid, model_id, model_version, label) DO UPDATE SET
-                    study_uid = excluded.study_uid, model_sha256 = excluded.model_sha256,
-                    probability = excluded.probability, threshold = excluded.threshold, positive = excluded.positive,
-                    execution_provider = excluded.execution_provider, inference_ms = excluded.inference_ms,
-                    created_utc = excluded.created_utc;
-                """);
-            var study = command.Parameters.Add("$study", SqliteType.Text);
-            var sop = command.Parameters.Add("$sop", SqliteType.Text);
-            var modelId = command.Parameters.Add("$modelId", SqliteType.Text);
-            var modelVersion = command.Parameters.Add("$modelVersion", SqliteType.Text);
-            var sha = command.Parameters.Add("$sha", SqliteType.Text);
-            var label = command.Parameters.Add("$label", SqliteType.Text);
-            var probability = command.Parameters.Add("$probability", SqliteType.Real);
-            var threshold = command.Parameters.Add("$threshold", SqliteType.Real);
-            var positive = command.Parameters.Add("$positive", SqliteType.Integer);
-            var provider = command.Parameters.Add("$provider", SqliteType.Text);
-            var ms = command.Parameters.Add("$ms", SqliteType.Real);
-            var created = command.Parameters.Add("$created", SqliteType.Text);
-            foreach (var finding in findings)
-            {
-                study.Value = finding.StudyUid;
-                sop.Value = finding.SopInstanceUid;
-                modelId.Value = finding.ModelId;
-                modelVersion.Value = finding.ModelVersion;
-                sha.Value = finding.ModelSha256;
-                label.Value = finding.Label;
-                probability.Value = finding.Probability;
-                threshold.Value = finding.Threshold;
-                positive.Value = finding.Positive ? 1 : 0;
-                provider.Value = finding.ExecutionProvider;
-                ms.Value = finding.InferenceMs is { } value ? value : DBNull.Value;
-                created.Value = Timestamp(finding.CreatedUtc);
-                await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
+            await InsertFindingsAsync(connection, transaction, findings, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
+    }
+
+    public Task CompleteInstanceAsync(PendingInstance instance, string state, string? error, IReadOnlyList<FindingRecord> findings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(findings);
+        if (!InstanceStates.IsValid(state) || state == InstanceStates.Received)
+        {
+            throw new ArgumentOutOfRangeException(nameof(state), state, "A completed instance is processed, skipped or failed.");
+        }
+        return WriteAsync(async (connection, transaction, ct) =>
+        {
+            await InsertFindingsAsync(connection, transaction, findings, ct).ConfigureAwait(false);
+            await using var command = Command(connection, transaction, """
+                UPDATE instances SET state = $state, error = $error, processed_utc = $processed
+                WHERE sop_instance_uid = $sop;
+                """);
+            command.Parameters.AddWithValue("$sop", instance.SopInstanceUid);
+            command.Parameters.AddWithValue("$state", state);
+            command.Parameters.AddWithValue("$error", Db(error));
+            command.Parameters.AddWithValue("$processed", Timestamp(_timeProvider.GetUtcNow()));
+            if (await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 0)
+            {
+                StorageLog.MarkUnknownInstance(_logger, instance.SopInstanceUid, state);
+            }
+            await RecomputeStudyStatusAsync(connection, transaction, instance.StudyUid, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+    }
+
+    private static async Task InsertFindingsAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<FindingRecord> findings, CancellationToken ct)
+    {
+        // DO UPDATE rather than INSERT OR REPLACE keeps the row id stable for API clients.
+        await using var command = Command(connection, transaction, """
+            INSERT INTO findings (study_uid, sop_instance_uid, model_id, model_version, model_sha256, label,
+                                  probability, threshold, positive, execution_provider, inference_ms, created_utc)
+            VALUES ($study, $sop, $modelId, $modelVersion, $sha, $label,
+                    $probability, $threshold, $positive, $provider, $ms, $created)
+            ON CONFLICT (sop_instance_uid, model_id, model_version, label) DO UPDATE SET
+                study_uid = excluded.study_uid, model_sha256 = excluded.model_sha256,
+                probability = excluded.probability, threshold = excluded.threshold, positive = excluded.positive,
+                execution_provider = excluded.execution_provider, inference_ms = excluded.inference_ms,
+                created_utc = excluded.created_utc;
+            """);
+        var study = command.Parameters.Add("$study", SqliteType.Text);
+        var sop = command.Parameters.Add("$sop", SqliteType.Text);
+        var modelId = command.Parameters.Add("$modelId", SqliteType.Text);
+        var modelVersion = command.Parameters.Add("$modelVersion", SqliteType.Text);
+        var sha = command.Parameters.Add("$sha", SqliteType.Text);
+        var label = command.Parameters.Add("$label", SqliteType.Text);
+        var probability = command.Parameters.Add("$probability", SqliteType.Real);
+        var threshold = command.Parameters.Add("$threshold", SqliteType.Real);
+        var positive = command.Parameters.Add("$positive", SqliteType.Integer);
+        var provider = command.Parameters.Add("$provider", SqliteType.Text);
+        var ms = command.Parameters.Add("$ms", SqliteType.Real);
+        var created = command.Parameters.Add("$created", SqliteType.Text);
+        foreach (var finding in findings)
+        {
+            study.Value = finding.StudyUid;
+            sop.Value = finding.SopInstanceUid;
+            modelId.Value = finding.ModelId;
+            modelVersion.Value = finding.ModelVersion;
+            sha.Value = finding.ModelSha256;
+            label.Value = finding.Label;
+            probability.Value = finding.Probability;
+            threshold.Value = finding.Threshold;
+            positive.Value = finding.Positive ? 1 : 0;
+            provider.Value = finding.ExecutionProvider;
+            ms.Value = finding.InferenceMs is { } value ? value : DBNull.Value;
+            created.Value = Timestamp(finding.CreatedUtc);
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
     }
 
     public Task<IReadOnlyList<StudySummary>> ListStudiesAsync(int limit, int offset, CancellationToken cancellationToken)

@@ -19,7 +19,7 @@ public sealed class WalkingSkeletonTests
     public async Task Storescu_chest_xray_becomes_a_finding_with_the_trained_probability()
     {
         await using var appliance = await RunningAppliance.StartAsync();
-        var manifest = ModelManifest.Parse(await File.ReadAllBytesAsync(Path.Combine(RepoPaths.ModelPackages, "pneumonia-cxr", "manifest.json")));
+        var manifest = ModelManifest.Parse(await File.ReadAllBytesAsync(Path.Combine(RepoPaths.ModelPackages, "cxr-pneumonia", "manifest.json")));
         // Golden images whose probability is not saturated, so a preprocessing error would show.
         var golden = manifest.Golden!.OrderBy(g => Math.Abs(g.Probability - 0.5)).First();
         var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
@@ -35,7 +35,7 @@ public sealed class WalkingSkeletonTests
         var finding = findings[0];
         Assert.Equal(studyUid, finding.GetProperty("studyInstanceUid").GetString());
         Assert.Equal(sopInstanceUid, finding.GetProperty("sopInstanceUid").GetString());
-        Assert.Equal("pneumonia-cxr", finding.GetProperty("modelId").GetString());
+        Assert.Equal("cxr-pneumonia", finding.GetProperty("modelId").GetString());
         Assert.Equal(manifest.Version, finding.GetProperty("modelVersion").GetString());
         Assert.Equal(manifest.Sha256, finding.GetProperty("modelSha256").GetString());
         Assert.Equal("pneumonia", finding.GetProperty("label").GetString());
