@@ -4,6 +4,8 @@ using MedVision.Dicom.IO;
 
 namespace MedVision.Dicom.Network;
 
+public sealed record MoveResult(DicomStatus Status, int Completed, int Failed, int Warnings);
+
 /// <summary>Thrown when the peer answers A-ASSOCIATE-RQ with A-ASSOCIATE-RJ.</summary>
 public sealed class DicomAssociationRejectedException(byte result, byte source, byte reason)
     : Exception($"Association rejected (result {result}, source {source}, reason {reason}).")
@@ -90,21 +92,23 @@ public sealed class DicomClient : IAsyncDisposable
     {
         var sopClass = file.Dataset.GetStringOrDefault(DicomTags.SOPClassUID) ?? throw new ArgumentException("No SOP Class UID.", nameof(file));
         var sopInstance = file.Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID) ?? throw new ArgumentException("No SOP Instance UID.", nameof(file));
-        var context = FindContext(sopClass);
+        var context = FindContext(sopClass, file.TransferSyntax);
         var syntax = _accepted[context].Syntax;
-        if (syntax.IsEncapsulated != file.TransferSyntax.IsEncapsulated || (syntax.IsEncapsulated && syntax != file.TransferSyntax))
+        if ((syntax.IsEncapsulated || file.TransferSyntax.IsEncapsulated) && !syntax.Equals(file.TransferSyntax))
         {
             throw new InvalidOperationException($"The peer accepted {syntax.Name}; this file is {file.TransferSyntax.Name} and transcoding is not available.");
         }
         var body = new MemoryStream();
         DicomWriter.WriteDataset(body, file.Dataset, syntax);
-        return StoreRawAsync(sopClass, sopInstance, body.ToArray(), cancellationToken);
+        return StoreOnContextAsync(context, sopClass, sopInstance, body.ToArray(), cancellationToken);
     }
 
     /// <summary>Sends bytes as the data set of a C-STORE, exactly as given.</summary>
-    public async Task<DicomStatus> StoreRawAsync(string sopClassUid, string sopInstanceUid, ReadOnlyMemory<byte> dataset, CancellationToken cancellationToken)
+    public Task<DicomStatus> StoreRawAsync(string sopClassUid, string sopInstanceUid, ReadOnlyMemory<byte> dataset, CancellationToken cancellationToken) =>
+        StoreOnContextAsync(FindContext(sopClassUid), sopClassUid, sopInstanceUid, dataset, cancellationToken);
+
+    private async Task<DicomStatus> StoreOnContextAsync(byte context, string sopClassUid, string sopInstanceUid, ReadOnlyMemory<byte> dataset, CancellationToken cancellationToken)
     {
-        var context = FindContext(sopClassUid);
         var command = new DicomDataset()
             .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, sopClassUid)
             .AddOrUpdate(DicomTags.CommandField, DicomVR.US, DimseCommand.CStoreRequest)
@@ -129,6 +133,26 @@ public sealed class DicomClient : IAsyncDisposable
 
     public async Task AbortAsync(CancellationToken cancellationToken) =>
         await _stream.WriteAsync(PduCodec.EncodeAbort(0, 0), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>A context for the SOP class, preferring one whose accepted syntax is the data's own (no transcoding).</summary>
+    private byte FindContext(string abstractSyntax, DicomTransferSyntax preferred)
+    {
+        foreach (var (id, context) in _accepted)
+        {
+            if (context.AbstractSyntax == abstractSyntax && context.Syntax.Equals(preferred))
+            {
+                return id;
+            }
+        }
+        foreach (var (id, context) in _accepted)
+        {
+            if (context.AbstractSyntax == abstractSyntax && !context.Syntax.IsEncapsulated && !preferred.IsEncapsulated)
+            {
+                return id;
+            }
+        }
+        return FindContext(abstractSyntax);
+    }
 
     private byte FindContext(string abstractSyntax)
     {
@@ -163,32 +187,123 @@ public sealed class DicomClient : IAsyncDisposable
 
     private async Task<DicomStatus> ReadStatusAsync(CancellationToken cancellationToken)
     {
+        var (response, _) = await ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+        return StatusOf(response);
+    }
+
+    private static DicomStatus StatusOf(DicomDataset response) =>
+        new((ushort)response.GetIntOrDefault(DicomTags.Status, 0xFFFF), response.GetStringOrDefault(DicomTags.ErrorComment) ?? string.Empty);
+
+    /// <summary>Reads one DIMSE message: its command and, when the command announces one, its data set bytes.</summary>
+    private async Task<(DicomDataset Command, byte[]? DataSet)> ReadMessageAsync(CancellationToken cancellationToken)
+    {
         var command = new MemoryStream();
+        MemoryStream? dataset = null;
+        DicomDataset? parsedCommand = null;
         while (true)
         {
             var pdu = await ReadPduAsync(_stream, cancellationToken).ConfigureAwait(false);
+            if (pdu.Type == PduType.Abort)
+            {
+                throw new IOException("The peer aborted the association.");
+            }
             if (pdu.Type != PduType.DataTransfer)
             {
                 throw new DicomFormatException($"Expected a response, got {pdu.Type}.");
             }
             var pos = 0;
-            var last = false;
             while (pos < pdu.Body.Length)
             {
                 var length = (int)BinaryPrimitives.ReadUInt32BigEndian(pdu.Body.AsSpan(pos));
                 var control = pdu.Body[pos + 5];
-                command.Write(pdu.Body, pos + 6, length - 2);
-                last = (control & 3) == 3;
+                var isCommand = (control & 1) == 1;
+                var isLast = (control & 2) == 2;
+                (isCommand ? command : dataset ??= new MemoryStream()).Write(pdu.Body, pos + 6, length - 2);
                 pos += 4 + length;
-            }
-            if (last)
-            {
-                break;
+                if (isCommand && isLast)
+                {
+                    parsedCommand = DimseCommand.Parse(command.ToArray());
+                    if (parsedCommand.GetIntOrDefault(DicomTags.CommandDataSetType, DimseCommand.NoDataSet) == DimseCommand.NoDataSet)
+                    {
+                        return (parsedCommand, null);
+                    }
+                }
+                else if (!isCommand && isLast && parsedCommand is not null)
+                {
+                    return (parsedCommand, dataset!.ToArray());
+                }
             }
         }
-        var response = DimseCommand.Parse(command.ToArray());
-        var code = (ushort)response.GetIntOrDefault(DicomTags.Status, 0xFFFF);
-        return new DicomStatus(code, response.GetStringOrDefault(DicomTags.ErrorComment) ?? string.Empty);
+    }
+
+    /// <summary>
+    /// C-FIND (PS3.4 C.4.1) with <paramref name="identifier"/> as the query; returns every pending match. The final
+    /// status is returned too so callers can tell a complete answer from a cancelled or failed one.
+    /// </summary>
+    public async Task<(IReadOnlyList<DicomDataset> Matches, DicomStatus Status)> FindAsync(string informationModelUid, DicomDataset identifier, CancellationToken cancellationToken)
+    {
+        var context = FindContext(informationModelUid);
+        var syntax = _accepted[context].Syntax;
+        var command = new DicomDataset()
+            .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, informationModelUid)
+            .AddOrUpdate(DicomTags.CommandField, DicomVR.US, (ushort)0x0020)
+            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
+            .AddOrUpdate(DicomTags.Priority, DicomVR.US, (ushort)0)
+            .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000);
+        var body = new MemoryStream();
+        DicomWriter.WriteDataset(body, identifier, syntax);
+        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
+        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        var matches = new List<DicomDataset>();
+        while (true)
+        {
+            var (response, data) = await ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+            var status = StatusOf(response);
+            if (status.Code is 0xFF00 or 0xFF01)
+            {
+                if (data is not null)
+                {
+                    matches.Add(DicomReader.ReadDataset(new MemoryStream(data), syntax));
+                }
+                continue;
+            }
+            return (matches, status);
+        }
+    }
+
+    /// <summary>
+    /// C-MOVE (PS3.4 C.4.2): asks the peer to send the matching instances to <paramref name="destinationAeTitle"/>
+    /// (which the peer must know). Returns the final status and the completed/failed/warning sub-operation counts.
+    /// </summary>
+    public async Task<MoveResult> MoveAsync(string informationModelUid, string destinationAeTitle, DicomDataset identifier, CancellationToken cancellationToken)
+    {
+        var context = FindContext(informationModelUid);
+        var syntax = _accepted[context].Syntax;
+        var command = new DicomDataset()
+            .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, informationModelUid)
+            .AddOrUpdate(DicomTags.CommandField, DicomVR.US, (ushort)0x0021)
+            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
+            .AddOrUpdate(DicomTags.MoveDestination, DicomVR.AE, destinationAeTitle)
+            .AddOrUpdate(DicomTags.Priority, DicomVR.US, (ushort)0)
+            .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000);
+        var body = new MemoryStream();
+        DicomWriter.WriteDataset(body, identifier, syntax);
+        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
+        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            var (response, _) = await ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+            var status = StatusOf(response);
+            if (status.Code is 0xFF00)
+            {
+                continue;
+            }
+            return new MoveResult(
+                status,
+                response.GetIntOrDefault(DicomTags.NumberOfCompletedSuboperations, 0),
+                response.GetIntOrDefault(DicomTags.NumberOfFailedSuboperations, 0),
+                response.GetIntOrDefault(DicomTags.NumberOfWarningSuboperations, 0));
+        }
     }
 
     private static async Task<RawPdu> ReadPduAsync(NetworkStream stream, CancellationToken cancellationToken)

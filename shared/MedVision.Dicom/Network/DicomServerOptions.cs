@@ -27,10 +27,7 @@ public sealed class DicomServerOptions
     /// <summary>Calling AE titles allowed to associate; empty allows any.</summary>
     public List<string> AllowedCallingAeTitles { get; set; } = [];
 
-    /// <summary>
-    /// Transfer syntaxes we prefer, most preferred first. Uncompressed syntaxes come first so pixels can be decoded
-    /// here; any other proposed syntax is still accepted (stored as received) when a peer offers nothing else.
-    /// </summary>
+    /// <summary>Uncompressed transfer syntaxes in order of preference, used when a context offers no compressed one.</summary>
     public List<string> TransferSyntaxPreference { get; set; } =
     [
         DicomTransferSyntax.ExplicitVRLittleEndian.Uid,
@@ -39,5 +36,6 @@ public sealed class DicomServerOptions
         DicomTransferSyntax.ExplicitVRBigEndian.Uid,
     ];
 
+    /// <summary>Accept a compressed syntax the sender proposes (kept as received) rather than making it transcode.</summary>
     public bool AcceptCompressedTransferSyntaxes { get; set; } = true;
 }

@@ -146,19 +146,21 @@ internal sealed class ScpAssociation
         {
             return new PresentationContextAnswer(pc.Id, PresentationContextResult.AbstractSyntaxNotSupported, DicomTransferSyntax.ImplicitVRLittleEndian.Uid);
         }
-        foreach (var preferred in _options.TransferSyntaxPreference)
-        {
-            if (pc.TransferSyntaxes.Contains(preferred, StringComparer.Ordinal))
-            {
-                return new PresentationContextAnswer(pc.Id, PresentationContextResult.Acceptance, preferred);
-            }
-        }
+        // A sender offering a compressed syntax usually holds the data that way; making it transcode risks a failed
+        // store (or a lossy round trip), so compressed data is kept as received.
         if (_options.AcceptCompressedTransferSyntaxes && pc.AbstractSyntax != VerificationSopClass)
         {
             var compressed = pc.TransferSyntaxes.FirstOrDefault(ts => DicomTransferSyntax.Parse(ts).IsEncapsulated && DicomUidRegistry.Default.IsTransferSyntax(ts));
             if (compressed is not null)
             {
                 return new PresentationContextAnswer(pc.Id, PresentationContextResult.Acceptance, compressed);
+            }
+        }
+        foreach (var preferred in _options.TransferSyntaxPreference)
+        {
+            if (pc.TransferSyntaxes.Contains(preferred, StringComparer.Ordinal))
+            {
+                return new PresentationContextAnswer(pc.Id, PresentationContextResult.Acceptance, preferred);
             }
         }
         return new PresentationContextAnswer(pc.Id, PresentationContextResult.TransferSyntaxesNotSupported, DicomTransferSyntax.ImplicitVRLittleEndian.Uid);
