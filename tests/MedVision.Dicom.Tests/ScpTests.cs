@@ -53,6 +53,12 @@ public sealed class ScpTests : IAsyncLifetime
     [InlineData("MR_small_bigendian.dcm", "-xb")]
     [InlineData("MR_small_implicit.dcm", "-xi")]
     [InlineData("rtplan.dcm", "-xe")]
+    [InlineData("CT_small.dcm", "-xd")]
+    [InlineData("JPEG2000.dcm", "-xw")]
+    [InlineData("SC_rgb_rle.dcm", "-xr")]
+    [InlineData("JPEGLSNearLossless_08.dcm", "-xu")]
+    [InlineData("JPEG-lossy.dcm", "-xx")]
+    [InlineData("SC_rgb_jpeg_dcmtk.dcm", "-xy")]
     public async Task Storescu_delivers_the_dataset_intact(string name, string proposal)
     {
         var path = Path.Combine(RepoPaths.PydicomTestFiles, name);
@@ -65,16 +71,85 @@ public sealed class ScpTests : IAsyncLifetime
         var original = DicomFile.Open(path);
         var uid = original.Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID)!;
         Assert.True(_store.Received.TryGetValue(uid, out var received), "instance not received");
+        // Compressed data is kept as sent; uncompressed may arrive in another uncompressed syntax.
+        Assert.Equal(original.TransferSyntax.IsEncapsulated, received.Syntax.IsEncapsulated);
+        if (original.TransferSyntax.IsEncapsulated)
+        {
+            Assert.Equal(original.TransferSyntax, received.Syntax);
+        }
         // The received bytes decode to the same attributes as the original (storescu may transcode to the accepted syntax).
         var dataset = DicomReader.ReadDataset(new MemoryStream(received.Bytes), received.Syntax);
         // storescu drops Data Set Trailing Padding (FFFC,FFFC), as PS3.10 7.2 allows.
         var trailingPadding = new DicomTag(0xFFFC, 0xFFFC);
         Assert.Equal(original.Dataset.Where(i => !i.Tag.IsGroupLength && i.Tag != trailingPadding).Select(i => i.Tag), dataset.Select(i => i.Tag));
         Assert.Equal(original.Dataset.GetStringOrDefault(DicomTags.PatientName), dataset.GetStringOrDefault(DicomTags.PatientName));
-        Assert.True(original.Dataset.TryGetElement(DicomTags.PixelData, out var a) == dataset.TryGetElement(DicomTags.PixelData, out var b));
-        if (a is not null && b is not null)
+        Assert.Equal(original.Dataset[DicomTags.PixelData] is null, dataset[DicomTags.PixelData] is null);
+        Assert.Equal(PixelBytes(original.Dataset), PixelBytes(dataset));
+    }
+
+    /// <summary>Native pixel bytes, or the concatenated fragments of encapsulated pixel data.</summary>
+    private static byte[] PixelBytes(DicomDataset dataset) => dataset[DicomTags.PixelData] switch
+    {
+        DicomElement e => e.Buffer.GetBytes().ToArray(),
+        DicomFragmentSequence f => f.Fragments.SelectMany(x => x.GetBytes().ToArray()).ToArray(),
+        _ => [],
+    };
+
+    [Fact]
+    public async Task Our_scu_stores_into_dcmtk_storescp()
+    {
+        using var output = new TempDirectory();
+        var port = 0;
+        using (var probe = new TcpListener(System.Net.IPAddress.Loopback, 0))
         {
-            Assert.True(a.Buffer.GetBytes().Span.SequenceEqual(b.Buffer.GetBytes().Span));
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        using var storescp = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(ExternalTool.Require("storescp"))
+        {
+            ArgumentList = { "-aet", "STORESCP", "+xa", "-od", output.Path, port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            var files = new[] { "CT_small.dcm", "MR_small_bigendian.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm" }
+                .Select(f => DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, f))).ToList();
+            DicomClient? client = null;
+            for (var attempt = 0; client is null; attempt++)
+            {
+                try
+                {
+                    client = await DicomClient.ConnectAsync("127.0.0.1", port, "MEDVISION", "STORESCP",
+                        files.Select((f, i) => new PresentationContextProposal((byte)(2 * i + 1), f.Dataset.GetStringOrDefault(DicomTags.SOPClassUID)!, [f.TransferSyntax.Uid])).ToList(),
+                        CancellationToken.None);
+                }
+                catch (SocketException) when (attempt < 50)
+                {
+                    await Task.Delay(100);
+                }
+            }
+            await using (client)
+            {
+                foreach (var file in files)
+                {
+                    Assert.True((await client.StoreAsync(file, CancellationToken.None)).IsSuccess);
+                }
+                await client.ReleaseAsync(CancellationToken.None);
+            }
+            var stored = Directory.GetFiles(output.Path);
+            Assert.Equal(files.Count, stored.Length);
+            foreach (var file in files)
+            {
+                var uid = file.Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID)!;
+                var copy = DicomFile.Open(stored.Single(p => p.EndsWith(uid, StringComparison.Ordinal)));
+                Assert.Equal(file.TransferSyntax, copy.TransferSyntax);
+                Assert.Equal(PixelBytes(file.Dataset), PixelBytes(copy.Dataset));
+            }
+        }
+        finally
+        {
+            storescp.Kill();
         }
     }
 
