@@ -14,6 +14,7 @@ public sealed class DicomHealthContributor(DicomListenerService listener, Ingest
     {
         aeTitle = options.Value.AeTitle,
         port = listener.BoundPort,
+        tlsPort = listener.BoundTlsPort,
         activeAssociations = listener.ActiveAssociations,
         associationsTotal = listener.AssociationsTotal,
         rejectedAssociations = listener.RejectedAssociations,

@@ -10,15 +10,19 @@ public sealed class DicomListenerService(
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private DicomServer? _server;
+    private DicomServer? _tlsServer;
 
     /// <summary>The port bound once started (differs from configuration when it asked for port 0).</summary>
     public int BoundPort => _server?.BoundPort ?? 0;
 
-    public int ActiveAssociations => _server?.ActiveAssociations ?? 0;
+    /// <summary>The TLS port bound, 0 when DICOM TLS is disabled.</summary>
+    public int BoundTlsPort => _tlsServer?.BoundPort ?? 0;
 
-    public long AssociationsTotal => _server?.AssociationsTotal ?? 0;
+    public int ActiveAssociations => (_server?.ActiveAssociations ?? 0) + (_tlsServer?.ActiveAssociations ?? 0);
 
-    public long RejectedAssociations => _server?.RejectedTotal ?? 0;
+    public long AssociationsTotal => (_server?.AssociationsTotal ?? 0) + (_tlsServer?.AssociationsTotal ?? 0);
+
+    public long RejectedAssociations => (_server?.RejectedTotal ?? 0) + (_tlsServer?.RejectedTotal ?? 0);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -31,10 +35,16 @@ public sealed class DicomListenerService(
             loggerFactory.CreateLogger<DicomServer>());
         // Bind before the host reports started, so a port conflict fails start-up loudly.
         _server.Start();
+        if (options.Value.ToTlsServerOptions() is { } tlsOptions)
+        {
+            _tlsServer = new DicomServer(tlsOptions, [new DefaultAssociationPolicy(tlsOptions)], storeHandler, new AlwaysSuccessfulEcho(), loggerFactory.CreateLogger<DicomServer>());
+            _tlsServer.Start();
+        }
         return base.StartAsync(cancellationToken);
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _server!.RunAsync(stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_server!.RunAsync(stoppingToken), _tlsServer?.RunAsync(stoppingToken) ?? Task.CompletedTask);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -42,6 +52,10 @@ public sealed class DicomListenerService(
         if (_server is not null)
         {
             await _server.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_tlsServer is not null)
+        {
+            await _tlsServer.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

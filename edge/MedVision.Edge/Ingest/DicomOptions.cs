@@ -19,6 +19,21 @@ public sealed class DicomOptions
 
     public int ArtimTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>Port of the DICOM TLS listener (2762 is customary); 0 disables it.</summary>
+    public int TlsPort { get; set; }
+
+    /// <summary>PEM certificate (chain) of the TLS listener.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; set; }
+
+    /// <summary>Require client certificates issued by <see cref="TlsClientCaPath"/>.</summary>
+    public bool TlsRequireClientCertificate { get; set; }
+
+    /// <summary>PEM bundle of CAs (or self-signed certificates) that client certificates must chain to.</summary>
+    public string? TlsClientCaPath { get; set; }
+
     /// <summary>Calling AE titles allowed to send; empty allows any.</summary>
     public List<string> AllowedCallingAeTitles { get; set; } = [];
 
@@ -33,6 +48,28 @@ public sealed class DicomOptions
         AllowedCallingAeTitles = AllowedCallingAeTitles,
     };
 
+    /// <summary>The TLS listener's options, or null when it is disabled.</summary>
+    public DicomServerOptions? ToTlsServerOptions()
+    {
+        if (TlsPort == 0)
+        {
+            return null;
+        }
+        var options = ToServerOptions();
+        options.Port = TlsPort;
+        var clientCas = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        if (!string.IsNullOrEmpty(TlsClientCaPath))
+        {
+            clientCas.ImportFromPemFile(TlsClientCaPath);
+        }
+        options.Tls = new DicomTlsOptions(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(TlsCertificatePath!, TlsKeyPath))
+        {
+            RequireClientCertificate = TlsRequireClientCertificate,
+            TrustedClientAuthorities = clientCas,
+        };
+        return options;
+    }
+
     public IEnumerable<string> Validate()
     {
         if (string.IsNullOrWhiteSpace(AeTitle) || AeTitle.Length > 16 || AeTitle.Contains('\\', StringComparison.Ordinal))
@@ -46,6 +83,18 @@ public sealed class DicomOptions
         if (MaxAssociations < 1)
         {
             yield return "MedVision:Dicom:MaxAssociations must be at least 1.";
+        }
+        if (TlsPort is < 0 or > 65535)
+        {
+            yield return $"MedVision:Dicom:TlsPort {TlsPort} is not a TCP port.";
+        }
+        if (TlsPort > 0 && (!File.Exists(TlsCertificatePath) || !File.Exists(TlsKeyPath)))
+        {
+            yield return $"MedVision:Dicom:TlsPort is set but the certificate '{TlsCertificatePath}' or key '{TlsKeyPath}' does not exist.";
+        }
+        if (TlsRequireClientCertificate && !File.Exists(TlsClientCaPath))
+        {
+            yield return $"MedVision:Dicom:TlsRequireClientCertificate needs TlsClientCaPath; '{TlsClientCaPath}' does not exist.";
         }
         if (IdleTimeoutSeconds < 1 || ArtimTimeoutSeconds < 1)
         {

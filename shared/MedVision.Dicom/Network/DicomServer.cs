@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 
 namespace MedVision.Dicom.Network;
@@ -114,7 +117,13 @@ public sealed class DicomServer : IAsyncDisposable
         var slot = new AssociationSlot(this);
         try
         {
-            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, slot.TryAcquire);
+            var transport = _options.Tls is null ? null : await AuthenticateAsync(socket, cancellationToken).ConfigureAwait(false);
+            if (_options.Tls is not null && transport is null)
+            {
+                Interlocked.Increment(ref _rejectedTotal);
+                return;
+            }
+            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, slot.TryAcquire, transport);
             var accepted = await association.RunAsync(cancellationToken).ConfigureAwait(false);
             if (!accepted)
             {
@@ -131,6 +140,36 @@ public sealed class DicomServer : IAsyncDisposable
             slot.Release();
             Interlocked.Decrement(ref _connected);
             socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// TLS handshake (PS3.15 B.1, BCP 195: TLS 1.2 or 1.3) within the ARTIM time; null when it fails, which is logged
+    /// with the peer and the reason (no certificate, untrusted certificate, protocol mismatch).
+    /// </summary>
+    private async Task<Stream?> AuthenticateAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var tls = _options.Tls!;
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        using var artim = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        artim.CancelAfter(_options.ArtimTimeout);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = tls.ServerCertificate,
+                ClientCertificateRequired = tls.RequireClientCertificate,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) => tls.ValidateClient(certificate as X509Certificate2, errors),
+            }, artim.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
+        {
+            _logger.LogWarning("TLS handshake with {Remote} failed: {Reason}", socket.RemoteEndPoint, ex.Message);
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            return null;
         }
     }
 

@@ -36,6 +36,9 @@ public sealed class DicomServerOptions
         DicomTransferSyntax.ExplicitVRBigEndian.Uid,
     ];
 
+    /// <summary>When set, every connection must complete a TLS handshake before the association (DICOM TLS).</summary>
+    public DicomTlsOptions? Tls { get; set; }
+
     /// <summary>Accept a compressed syntax the sender proposes (kept as received) rather than making it transcode.</summary>
     public bool AcceptCompressedTransferSyntaxes { get; set; } = true;
 }

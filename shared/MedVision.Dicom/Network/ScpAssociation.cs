@@ -18,7 +18,7 @@ internal sealed class ScpAssociation
     private enum State { AwaitingAssociateRequest, Established, Released, Aborted }
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly DicomServerOptions _options;
     private readonly IReadOnlyList<IAssociationPolicy> _policies;
     private readonly ICStoreHandler _storeHandler;
@@ -35,10 +35,10 @@ internal sealed class ScpAssociation
     private byte _pendingContext;
     private ICStoreTarget? _target;
 
-    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<bool> tryAcquireSlot)
+    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<bool> tryAcquireSlot, Stream? transport = null)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        _stream = transport ?? new NetworkStream(socket, ownsSocket: false);
         _options = options;
         _policies = policies;
         _storeHandler = storeHandler;
