@@ -1,9 +1,11 @@
+using MedVision.Edge.Alerts;
 using MedVision.Edge.Api;
 using MedVision.Edge.Inference;
 using MedVision.Edge.Ingest;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Storage;
 using Microsoft.Extensions.Options;
+using Prometheus;
 
 namespace MedVision.Edge;
 
@@ -38,13 +40,19 @@ public static class EdgeApp
         services.AddSingleton<DicomListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<DicomListenerService>());
         services.AddSingleton<IHealthContributor, DicomHealthContributor>();
+        services.AddSingleton<IngestMetrics>();
 
         services.AddOptions<PipelineOptions>().Bind(builder.Configuration.GetSection(PipelineOptions.Section));
         services.AddSingleton<InstanceProcessor>();
         services.AddHostedService<InferencePipelineService>();
+        services.AddEdgeAlerts(builder.Configuration);
 
         var app = builder.Build();
         app.MapEdgeApi();
+        // Instruments are created on first resolve; /metrics (Prometheus text format) exports every .NET meter.
+        app.Services.GetRequiredService<IngestMetrics>();
+        app.MapMetrics("/metrics");
+        app.MapAlertsApi();
         return app;
     }
 }

@@ -52,6 +52,10 @@ public sealed class WalkingSkeletonTests
         Assert.Equal(1, study.GetProperty("instanceCount").GetInt32());
         Assert.Equal("processed", study.GetProperty("status").GetString());
 
+        var metrics = await appliance.Http.GetStringAsync("/metrics");
+        Assert.Contains("medvision_edge_ingest_dicom_instances_stored 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("medvision_edge_ingest_spool_depth 0", metrics, StringComparison.Ordinal);
+
         // The stored instance is the file dcmtk sent, durable in the spool.
         var spooled = Directory.GetFiles(appliance.Data.Path, sopInstanceUid + ".dcm", SearchOption.AllDirectories).Single();
         var dump = await ExternalTool.RunAsync("dcmdump", [spooled]);
