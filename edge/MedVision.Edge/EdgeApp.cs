@@ -45,6 +45,7 @@ public static class EdgeApp
         services.AddOptions<PipelineOptions>().Bind(builder.Configuration.GetSection(PipelineOptions.Section));
         services.AddSingleton<InstanceProcessor>();
         services.AddHostedService<InferencePipelineService>();
+        services.AddHostedService<StudyCompletionService>();
         services.AddEdgeAlerts(builder.Configuration);
 
         var app = builder.Build();

@@ -10,7 +10,8 @@ public sealed record StudyDto(
     int InstanceCount,
     string Status,
     DateTimeOffset FirstReceivedUtc,
-    DateTimeOffset LastReceivedUtc)
+    DateTimeOffset LastReceivedUtc,
+    DateTimeOffset? CompletedUtc)
 {
     public static StudyDto From(StudySummary study) => new(
         study.StudyUid,
@@ -19,7 +20,8 @@ public sealed record StudyDto(
         study.InstanceCount,
         study.Status,
         study.FirstReceivedUtc,
-        study.LastReceivedUtc);
+        study.LastReceivedUtc,
+        study.CompletedUtc);
 }
 
 /// <summary><c>GET /api/findings</c> item.</summary>

@@ -45,6 +45,9 @@ public interface IStudyStore
     Task<IReadOnlyList<StoredFinding>> ListFindingsAsync(string? studyUid, int limit, CancellationToken cancellationToken);
 
     Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks complete every open study whose last instance arrived before the cut-off; returns their UIDs.</summary>
+    Task<IReadOnlyList<string>> CompleteQuietStudiesAsync(DateTimeOffset lastReceivedBefore, CancellationToken cancellationToken);
 }
 
 /// <summary>What the ingest knows about an instance once its file is safely in the spool.</summary>
@@ -110,7 +113,8 @@ public sealed record StudySummary(
     string Status,
     int InstanceCount,
     DateTimeOffset FirstReceivedUtc,
-    DateTimeOffset LastReceivedUtc);
+    DateTimeOffset LastReceivedUtc,
+    DateTimeOffset? CompletedUtc = null);
 
 /// <summary>Counts for /healthz. <see cref="InstancesByState"/> has every known state, zero included.</summary>
 public sealed record StoreStatistics(long Studies, IReadOnlyDictionary<string, long> InstancesByState, long Findings)

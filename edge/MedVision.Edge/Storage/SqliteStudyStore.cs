@@ -71,7 +71,8 @@ public sealed class SqliteStudyStore : IStudyStore
                     status = 'receiving',
                     instance_count = studies.instance_count + excluded.instance_count,
                     first_received_utc = MIN(studies.first_received_utc, excluded.first_received_utc),
-                    last_received_utc = MAX(studies.last_received_utc, excluded.last_received_utc);
+                    last_received_utc = MAX(studies.last_received_utc, excluded.last_received_utc),
+                    completed_utc = NULL;
                 """))
             {
                 study.Parameters.AddWithValue("$study", instance.StudyInstanceUid);
@@ -382,7 +383,7 @@ public sealed class SqliteStudyStore : IStudyStore
 
     private const string StudyColumns = """
         SELECT study_uid, patient_id, patient_name, study_date, accession_number, modality, status,
-               instance_count, first_received_utc, last_received_utc
+               instance_count, first_received_utc, last_received_utc, completed_utc
         FROM studies
         """;
 
@@ -396,7 +397,27 @@ public sealed class SqliteStudyStore : IStudyStore
         reader.GetString(6),
         reader.GetInt32(7),
         ParseTimestamp(reader.GetString(8)),
-        ParseTimestamp(reader.GetString(9)));
+        ParseTimestamp(reader.GetString(9)),
+        reader.IsDBNull(10) ? null : ParseTimestamp(reader.GetString(10)));
+
+    public Task<IReadOnlyList<string>> CompleteQuietStudiesAsync(DateTimeOffset lastReceivedBefore, CancellationToken cancellationToken) =>
+        WriteAsync<IReadOnlyList<string>>(async (connection, transaction, ct) =>
+        {
+            await using var command = Command(connection, transaction, """
+                UPDATE studies SET completed_utc = $now
+                WHERE completed_utc IS NULL AND last_received_utc <= $cutoff
+                RETURNING study_uid;
+                """);
+            command.Parameters.AddWithValue("$now", Timestamp(_timeProvider.GetUtcNow()));
+            command.Parameters.AddWithValue("$cutoff", Timestamp(lastReceivedBefore));
+            var completed = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                completed.Add(reader.GetString(0));
+            }
+            return completed;
+        }, cancellationToken);
 
     private static async Task RecomputeStudyStatusAsync(
         SqliteConnection connection, SqliteTransaction transaction, string studyUid, CancellationToken cancellationToken)

@@ -13,10 +13,12 @@ public sealed class EdgeDatabaseTests
         var first = await storage.Database.MigrateAsync(CancellationToken.None);
         var second = await storage.Database.MigrateAsync(CancellationToken.None);
 
-        Assert.Equal(1, first);
+        var migrations = typeof(EdgeDatabase).Assembly.GetManifestResourceNames()
+            .Count(n => n.StartsWith("MedVision.Edge.Storage.Migrations.", StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal));
+        Assert.Equal(migrations, first);
         Assert.Equal(first, second);
         await using var connection = await storage.Database.OpenConnectionAsync(CancellationToken.None);
-        Assert.Equal(1L, await ScalarAsync(connection, "SELECT COUNT(*) FROM schema_migrations;"));
+        Assert.Equal((long)migrations, await ScalarAsync(connection, "SELECT COUNT(*) FROM schema_migrations;"));
         foreach (var table in new[] { "studies", "instances", "findings" })
         {
             Assert.Equal(1L, await ScalarAsync(connection, $"SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}';"));
