@@ -37,6 +37,7 @@ public static class EdgeApp
         services.AddSingleton<IngestStatistics>();
         services.AddSingleton<PipelineSignal>();
         services.AddSingleton<SpoolStoreHandler>();
+        services.AddSingleton<PeerPolicy>();
         services.AddSingleton<DicomListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<DicomListenerService>());
         services.AddSingleton<IHealthContributor, DicomHealthContributor>();

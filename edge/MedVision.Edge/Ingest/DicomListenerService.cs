@@ -7,6 +7,7 @@ namespace MedVision.Edge.Ingest;
 public sealed class DicomListenerService(
     IOptions<DicomOptions> options,
     SpoolStoreHandler storeHandler,
+    PeerPolicy peerPolicy,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private DicomServer? _server;
@@ -29,7 +30,7 @@ public sealed class DicomListenerService(
         var serverOptions = options.Value.ToServerOptions();
         _server = new DicomServer(
             serverOptions,
-            [new DefaultAssociationPolicy(serverOptions)],
+            [new DefaultAssociationPolicy(serverOptions), peerPolicy],
             storeHandler,
             new AlwaysSuccessfulEcho(),
             loggerFactory.CreateLogger<DicomServer>());
@@ -37,7 +38,7 @@ public sealed class DicomListenerService(
         _server.Start();
         if (options.Value.ToTlsServerOptions() is { } tlsOptions)
         {
-            _tlsServer = new DicomServer(tlsOptions, [new DefaultAssociationPolicy(tlsOptions)], storeHandler, new AlwaysSuccessfulEcho(), loggerFactory.CreateLogger<DicomServer>());
+            _tlsServer = new DicomServer(tlsOptions, [new DefaultAssociationPolicy(tlsOptions), peerPolicy], storeHandler, new AlwaysSuccessfulEcho(), loggerFactory.CreateLogger<DicomServer>());
             _tlsServer.Start();
         }
         return base.StartAsync(cancellationToken);

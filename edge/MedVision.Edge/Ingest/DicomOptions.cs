@@ -34,6 +34,12 @@ public sealed class DicomOptions
     /// <summary>PEM bundle of CAs (or self-signed certificates) that client certificates must chain to.</summary>
     public string? TlsClientCaPath { get; set; }
 
+    /// <summary>Source addresses or CIDR blocks allowed to connect; empty allows any.</summary>
+    public List<string> AllowedAddresses { get; set; } = [];
+
+    /// <summary>Per calling AE title, the addresses or CIDR blocks it must connect from.</summary>
+    public Dictionary<string, List<string>> CallingAeAddresses { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Calling AE titles allowed to send; empty allows any.</summary>
     public List<string> AllowedCallingAeTitles { get; set; } = [];
 
@@ -95,6 +101,15 @@ public sealed class DicomOptions
         if (TlsRequireClientCertificate && !File.Exists(TlsClientCaPath))
         {
             yield return $"MedVision:Dicom:TlsRequireClientCertificate needs TlsClientCaPath; '{TlsClientCaPath}' does not exist.";
+        }
+        foreach (var range in AllowedAddresses.Concat(CallingAeAddresses.Values.SelectMany(v => v)))
+        {
+            var parts = range.Split('/');
+            if (!System.Net.IPAddress.TryParse(parts[0], out var ip) || parts.Length > 2 ||
+                (parts.Length == 2 && (!int.TryParse(parts[1], out var bits) || bits < 0 || bits > ip.GetAddressBytes().Length * 8)))
+            {
+                yield return $"MedVision:Dicom address '{range}' is not an IP address or CIDR block.";
+            }
         }
         if (IdleTimeoutSeconds < 1 || ArtimTimeoutSeconds < 1)
         {
