@@ -38,6 +38,10 @@ public static class EdgeApp
         services.AddSingleton<PipelineSignal>();
         services.AddSingleton<SpoolStoreHandler>();
         services.AddSingleton<PeerPolicy>();
+        services.AddSingleton<MedVision.Edge.Commitment.StorageCommitmentStore>();
+        services.AddSingleton<MedVision.Edge.Commitment.StorageCommitmentService>();
+        services.AddHostedService(sp => sp.GetRequiredService<MedVision.Edge.Commitment.StorageCommitmentService>());
+        services.AddSingleton<IHealthContributor>(sp => sp.GetRequiredService<MedVision.Edge.Commitment.StorageCommitmentService>());
         services.AddSingleton<DicomListenerService>();
         services.AddHostedService(sp => sp.GetRequiredService<DicomListenerService>());
         services.AddSingleton<IHealthContributor, DicomHealthContributor>();

@@ -8,6 +8,7 @@ public sealed class DicomListenerService(
     IOptions<DicomOptions> options,
     SpoolStoreHandler storeHandler,
     PeerPolicy peerPolicy,
+    MedVision.Edge.Commitment.StorageCommitmentService commitment,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private DicomServer? _server;
@@ -33,12 +34,13 @@ public sealed class DicomListenerService(
             [new DefaultAssociationPolicy(serverOptions), peerPolicy],
             storeHandler,
             new AlwaysSuccessfulEcho(),
-            loggerFactory.CreateLogger<DicomServer>());
+            loggerFactory.CreateLogger<DicomServer>(),
+            commitment);
         // Bind before the host reports started, so a port conflict fails start-up loudly.
         _server.Start();
         if (options.Value.ToTlsServerOptions() is { } tlsOptions)
         {
-            _tlsServer = new DicomServer(tlsOptions, [new DefaultAssociationPolicy(tlsOptions), peerPolicy], storeHandler, new AlwaysSuccessfulEcho(), loggerFactory.CreateLogger<DicomServer>());
+            _tlsServer = new DicomServer(tlsOptions, [new DefaultAssociationPolicy(tlsOptions), peerPolicy], storeHandler, new AlwaysSuccessfulEcho(), loggerFactory.CreateLogger<DicomServer>(), commitment);
             _tlsServer.Start();
         }
         return base.StartAsync(cancellationToken);

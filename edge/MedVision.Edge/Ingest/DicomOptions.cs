@@ -34,6 +34,9 @@ public sealed class DicomOptions
     /// <summary>PEM bundle of CAs (or self-signed certificates) that client certificates must chain to.</summary>
     public string? TlsClientCaPath { get; set; }
 
+    /// <summary>Where peers listen, by their AE title: storage commitment reports are sent there.</summary>
+    public Dictionary<string, DicomPeer> Peers { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Source addresses or CIDR blocks allowed to connect; empty allows any.</summary>
     public List<string> AllowedAddresses { get; set; } = [];
 
@@ -116,4 +119,14 @@ public sealed class DicomOptions
             yield return "MedVision:Dicom timeouts must be at least 1 second.";
         }
     }
+}
+
+/// <summary>A DICOM peer's address; <see cref="AeTitle"/> defaults to the key it is configured under.</summary>
+public sealed class DicomPeer
+{
+    public string Host { get; set; } = "127.0.0.1";
+
+    public int Port { get; set; } = 104;
+
+    public string? AeTitle { get; set; }
 }

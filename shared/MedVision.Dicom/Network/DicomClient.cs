@@ -236,6 +236,42 @@ public sealed class DicomClient : IAsyncDisposable
         }
     }
 
+    /// <summary>N-EVENT-REPORT (PS3.7 10.1.1), e.g. a storage commitment result; returns the peer's status.</summary>
+    public async Task<DicomStatus> EventReportAsync(string sopClassUid, string sopInstanceUid, ushort eventTypeId, DicomDataset eventInformation, CancellationToken cancellationToken)
+    {
+        var context = FindContext(sopClassUid);
+        var command = new DicomDataset()
+            .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, sopClassUid)
+            .AddOrUpdate(DicomTags.CommandField, DicomVR.US, DimseCommand.NEventReportRequest)
+            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
+            .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000)
+            .AddOrUpdate(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, sopInstanceUid)
+            .AddOrUpdate(DicomTags.EventTypeID, DicomVR.US, eventTypeId);
+        var body = new MemoryStream();
+        DicomWriter.WriteDataset(body, eventInformation, _accepted[context].Syntax);
+        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
+        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        return await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>N-ACTION (PS3.7 10.1.4), e.g. a storage commitment request; returns the peer's status.</summary>
+    public async Task<DicomStatus> ActionAsync(string sopClassUid, string sopInstanceUid, ushort actionTypeId, DicomDataset actionInformation, CancellationToken cancellationToken)
+    {
+        var context = FindContext(sopClassUid);
+        var command = new DicomDataset()
+            .AddOrUpdate(DicomTags.RequestedSOPClassUID, DicomVR.UI, sopClassUid)
+            .AddOrUpdate(DicomTags.CommandField, DicomVR.US, DimseCommand.NActionRequest)
+            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
+            .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000)
+            .AddOrUpdate(DicomTags.RequestedSOPInstanceUID, DicomVR.UI, sopInstanceUid)
+            .AddOrUpdate(DicomTags.ActionTypeID, DicomVR.US, actionTypeId);
+        var body = new MemoryStream();
+        DicomWriter.WriteDataset(body, actionInformation, _accepted[context].Syntax);
+        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
+        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        return await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// C-FIND (PS3.4 C.4.1) with <paramref name="identifier"/> as the query; returns every pending match. The final
     /// status is returned too so callers can tell a complete answer from a cancelled or failed one.

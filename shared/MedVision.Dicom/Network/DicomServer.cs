@@ -17,6 +17,7 @@ public sealed class DicomServer : IAsyncDisposable
     private readonly IReadOnlyList<IAssociationPolicy> _policies;
     private readonly ICStoreHandler _storeHandler;
     private readonly ICEchoHandler _echoHandler;
+    private readonly IStorageCommitmentHandler? _commitmentHandler;
     private readonly ILogger _logger;
     private readonly List<Task> _connections = [];
     private Socket? _listener;
@@ -25,8 +26,9 @@ public sealed class DicomServer : IAsyncDisposable
     private long _associationsTotal;
     private long _rejectedTotal;
 
-    public DicomServer(DicomServerOptions options, IEnumerable<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger<DicomServer> logger)
+    public DicomServer(DicomServerOptions options, IEnumerable<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger<DicomServer> logger, IStorageCommitmentHandler? commitmentHandler = null)
     {
+        _commitmentHandler = commitmentHandler;
         _options = options;
         _policies = policies.ToList();
         _storeHandler = storeHandler;
@@ -123,7 +125,7 @@ public sealed class DicomServer : IAsyncDisposable
                 Interlocked.Increment(ref _rejectedTotal);
                 return;
             }
-            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, slot.TryAcquire, transport);
+            var association = new ScpAssociation(socket, _options, _policies, _storeHandler, _echoHandler, _logger, slot.TryAcquire, transport, _commitmentHandler);
             var accepted = await association.RunAsync(cancellationToken).ConfigureAwait(false);
             if (!accepted)
             {

@@ -8,6 +8,8 @@ public static class DimseCommand
     public const ushort CStoreRequest = 0x0001;
     public const ushort CEchoRequest = 0x0030;
     public const ushort CCancelRequest = 0x0FFF;
+    public const ushort NEventReportRequest = 0x0100;
+    public const ushort NActionRequest = 0x0130;
     public const ushort ResponseBit = 0x8000;
     public const ushort NoDataSet = 0x0101;
 
@@ -21,7 +23,8 @@ public static class DimseCommand
     {
         var command = request.GetIntOrDefault(DicomTags.CommandField, 0);
         var response = new DicomDataset();
-        if (request.TryGetString(DicomTags.AffectedSOPClassUID, out var sopClass))
+        // N-ACTION and other normalized requests name their target as Requested*, answered as Affected* (PS3.7 10.1).
+        if (request.TryGetString(DicomTags.AffectedSOPClassUID, out var sopClass) || request.TryGetString(DicomTags.RequestedSOPClassUID, out sopClass))
         {
             response.AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, sopClass);
         }
@@ -33,9 +36,16 @@ public static class DimseCommand
         {
             response.AddOrUpdate(DicomTags.ErrorComment, DicomVR.LO, errorComment.Length > 64 ? errorComment[..64] : errorComment);
         }
-        if (request.TryGetString(DicomTags.AffectedSOPInstanceUID, out var sopInstance))
+        if (request.TryGetString(DicomTags.AffectedSOPInstanceUID, out var sopInstance) || request.TryGetString(DicomTags.RequestedSOPInstanceUID, out sopInstance))
         {
             response.AddOrUpdate(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, sopInstance);
+        }
+        foreach (var typeId in new[] { DicomTags.ActionTypeID, DicomTags.EventTypeID })
+        {
+            if (request.TryGetInt(typeId, out var value))
+            {
+                response.AddOrUpdate(typeId, DicomVR.US, (ushort)value);
+            }
         }
         return response;
     }

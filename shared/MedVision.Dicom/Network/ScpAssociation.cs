@@ -25,6 +25,7 @@ internal sealed class ScpAssociation
     private readonly ICEchoHandler _echoHandler;
     private readonly ILogger _logger;
     private readonly Func<bool> _tryAcquireSlot;
+    private readonly IStorageCommitmentHandler? _commitmentHandler;
     private readonly Dictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> _contexts = [];
     private readonly byte[] _header = new byte[6];
 
@@ -35,8 +36,9 @@ internal sealed class ScpAssociation
     private byte _pendingContext;
     private ICStoreTarget? _target;
 
-    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<bool> tryAcquireSlot, Stream? transport = null)
+    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<bool> tryAcquireSlot, Stream? transport = null, IStorageCommitmentHandler? commitmentHandler = null)
     {
+        _commitmentHandler = commitmentHandler;
         _socket = socket;
         _stream = transport ?? new NetworkStream(socket, ownsSocket: false);
         _options = options;
@@ -141,7 +143,8 @@ internal sealed class ScpAssociation
 
     private PresentationContextAnswer NegotiateContext(PresentationContextProposal pc)
     {
-        var supported = pc.AbstractSyntax == VerificationSopClass || DicomUidRegistry.Default.IsStorageSopClass(pc.AbstractSyntax);
+        var supported = pc.AbstractSyntax == VerificationSopClass || DicomUidRegistry.Default.IsStorageSopClass(pc.AbstractSyntax) ||
+                        (pc.AbstractSyntax == StorageCommitment.SopClassUid && _commitmentHandler is not null);
         if (!supported)
         {
             return new PresentationContextAnswer(pc.Id, PresentationContextResult.AbstractSyntaxNotSupported, DicomTransferSyntax.ImplicitVRLittleEndian.Uid);
@@ -269,6 +272,11 @@ internal sealed class ScpAssociation
                 _pendingCommand = command;
                 _pendingContext = contextId;
                 _target = await BeginStoreAsync(contextId, command, cancellationToken).ConfigureAwait(false);
+                break;
+            case DimseCommand.NActionRequest when hasDataSet && _commitmentHandler is not null && _contexts[contextId].AbstractSyntax == StorageCommitment.SopClassUid:
+                _pendingCommand = command;
+                _pendingContext = contextId;
+                _target = new CommitmentRequestTarget(_commitmentHandler, _info!, _contexts[contextId].Syntax);
                 break;
             case DimseCommand.CCancelRequest:
                 break;
