@@ -192,7 +192,7 @@ public sealed class DicomClient : IAsyncDisposable
     }
 
     private static DicomStatus StatusOf(DicomDataset response) =>
-        new((ushort)response.GetIntOrDefault(DicomTags.Status, 0xFFFF), response.GetStringOrDefault(DicomTags.ErrorComment) ?? string.Empty);
+        DicomStatus.FromCode((ushort)response.GetIntOrDefault(DicomTags.Status, 0xFFFF), response.GetStringOrDefault(DicomTags.ErrorComment));
 
     /// <summary>Reads one DIMSE message: its command and, when the command announces one, its data set bytes.</summary>
     private async Task<(DicomDataset Command, byte[]? DataSet)> ReadMessageAsync(CancellationToken cancellationToken)
