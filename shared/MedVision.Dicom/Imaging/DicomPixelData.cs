@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using MedVision.Dicom.Codecs;
 
 namespace MedVision.Dicom.Imaging;
 
@@ -9,14 +9,16 @@ public sealed record ModalityFrame(int Width, int Height, float[] Values, string
     public bool IsMonochrome1 => PhotometricInterpretation == "MONOCHROME1";
 }
 
-/// <summary>Image pixel module (PS3.3 C.7.6.3) attributes and native (uncompressed) frame decoding.</summary>
+/// <summary>Image pixel module (PS3.3 C.7.6.3) attributes and modality frames; <see cref="DicomImage"/> does the decoding.</summary>
 public sealed class DicomPixelData
 {
     private readonly DicomDataset _dataset;
+    private readonly DicomCodecRegistry? _codecs;
 
-    private DicomPixelData(DicomDataset dataset, DicomTransferSyntax syntax)
+    private DicomPixelData(DicomDataset dataset, DicomTransferSyntax syntax, DicomCodecRegistry? codecs)
     {
         _dataset = dataset;
+        _codecs = codecs;
         TransferSyntax = syntax;
         Rows = dataset.GetIntOrDefault(DicomTags.Rows, 0);
         Columns = dataset.GetIntOrDefault(DicomTags.Columns, 0);
@@ -50,87 +52,12 @@ public sealed class DicomPixelData
     public double RescaleSlope { get; }
     public double RescaleIntercept { get; }
 
-    public static DicomPixelData From(DicomFile file) => new(file.Dataset, file.TransferSyntax);
+    public static DicomPixelData From(DicomFile file, DicomCodecRegistry? codecs = null) => new(file.Dataset, file.TransferSyntax, codecs);
 
-    public static DicomPixelData From(DicomDataset dataset, DicomTransferSyntax syntax) => new(dataset, syntax);
+    public static DicomPixelData From(DicomDataset dataset, DicomTransferSyntax syntax, DicomCodecRegistry? codecs = null) => new(dataset, syntax, codecs);
 
-    /// <summary>Decodes one frame to modality values; colour images become luminance.</summary>
-    public ModalityFrame GetModalityFrame(int frame = 0)
-    {
-        if (Rows <= 0 || Columns <= 0 || BitsAllocated is not (8 or 16 or 32))
-        {
-            throw new DicomFormatException($"Unsupported or missing image geometry: {Rows}x{Columns}, {BitsAllocated} bits allocated.");
-        }
-        if (frame < 0 || frame >= NumberOfFrames)
-        {
-            throw new ArgumentOutOfRangeException(nameof(frame), $"Frame {frame} of {NumberOfFrames}.");
-        }
-        var item = _dataset[DicomTags.PixelData] ?? throw new DicomFormatException("The dataset has no Pixel Data (7FE0,0010).");
-        if (item is not DicomElement element || TransferSyntax.IsEncapsulated)
-        {
-            throw new DicomFormatException($"Pixel data in {TransferSyntax.Name} is compressed; no decoder for it is installed yet.");
-        }
-
-        var bytesPerSample = BitsAllocated / 8;
-        var samples = Rows * Columns * SamplesPerPixel;
-        var frameBytes = (long)samples * bytesPerSample;
-        var all = element.Buffer.GetBytes();
-        if (all.Length < frameBytes * (frame + 1))
-        {
-            throw new DicomFormatException($"Pixel data holds {all.Length} bytes; frame {frame} needs {frameBytes * (frame + 1)}.");
-        }
-        var raw = all.Span.Slice((int)(frameBytes * frame), (int)frameBytes);
-        var values = new float[Rows * Columns];
-        var pixels = Rows * Columns;
-        if (SamplesPerPixel == 1)
-        {
-            for (var i = 0; i < pixels; i++)
-            {
-                values[i] = (float)(Sample(raw, i) * RescaleSlope + RescaleIntercept);
-            }
-            return new ModalityFrame(Columns, Rows, values, PhotometricInterpretation);
-        }
-
-        var luminanceOnly = PhotometricInterpretation.StartsWith("YBR", StringComparison.Ordinal);
-        for (var i = 0; i < pixels; i++)
-        {
-            int r, g, b;
-            if (PlanarConfiguration == 0)
-            {
-                r = i * SamplesPerPixel;
-                g = r + 1;
-                b = r + 2;
-            }
-            else
-            {
-                r = i;
-                g = pixels + i;
-                b = 2 * pixels + i;
-            }
-            values[i] = luminanceOnly
-                ? (float)Sample(raw, r)
-                : (float)(0.299 * Sample(raw, r) + 0.587 * Sample(raw, g) + 0.114 * Sample(raw, b));
-        }
-        return new ModalityFrame(Columns, Rows, values, "MONOCHROME2");
-    }
-
-    private double Sample(ReadOnlySpan<byte> raw, int index)
-    {
-        uint v = BitsAllocated switch
-        {
-            8 => raw[index],
-            16 => BinaryPrimitives.ReadUInt16LittleEndian(raw[(index * 2)..]),
-            _ => BinaryPrimitives.ReadUInt32LittleEndian(raw[(index * 4)..]),
-        };
-        // Bits outside BitsStored may carry overlays or garbage (PS3.5 8.1.1).
-        var shift = HighBit + 1 - BitsStored;
-        v >>= shift;
-        var mask = BitsStored >= 32 ? uint.MaxValue : (1u << BitsStored) - 1;
-        v &= mask;
-        if (PixelRepresentation == 1 && BitsStored < 32 && (v & (1u << (BitsStored - 1))) != 0)
-        {
-            return (int)(v | ~mask);
-        }
-        return PixelRepresentation == 1 ? (int)v : v;
-    }
+    /// <summary>Decodes one frame (native or compressed) to modality values; colour images become luminance.</summary>
+    /// <exception cref="DicomFormatException">Missing or inconsistent image attributes or native pixel data.</exception>
+    /// <exception cref="Codecs.DicomCodecException">Compressed pixel data that no installed decoder can decode.</exception>
+    public ModalityFrame GetModalityFrame(int frame = 0) => new DicomImage(_dataset, TransferSyntax, _codecs).GetModalityFrame(frame);
 }
