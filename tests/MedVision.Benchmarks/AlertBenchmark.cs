@@ -175,6 +175,7 @@ public static class AlertBenchmark
                 start.ArgumentList.Add(argument);
             }
             start.Environment["PYTHONPATH"] = scripts;
+            start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
             var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start /usr/bin/python3 -m aiosmtpd (install python3-aiosmtpd)");
             process.BeginErrorReadLine();
             process.BeginOutputReadLine();

@@ -11,7 +11,10 @@ public sealed class InstanceProcessor(ModelRegistry registry, TimeProvider clock
     /// <summary>The findings, or null when no model applies to the instance (it is then marked skipped).</summary>
     public Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
     {
-        var models = registry.ModelsFor(instance.Modality).ToList();
+        // The lease pins one model generation: a hot swap during this instance neither mixes versions nor
+        // disposes a session that is still running.
+        using var lease = registry.Acquire();
+        var models = lease.ModelsFor(instance.Modality).ToList();
         if (models.Count == 0)
         {
             return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
@@ -35,9 +38,11 @@ public sealed class InstanceProcessor(ModelRegistry registry, TimeProvider clock
     }
 
     /// <summary>First frame after the modality LUT; the model's preprocessing takes it from there.</summary>
-    public static GrayscaleImage LoadImage(string path)
+    public static GrayscaleImage LoadImage(string path) => LoadImage(DicomFile.Open(path));
+
+    /// <inheritdoc cref="LoadImage(string)"/>
+    public static GrayscaleImage LoadImage(DicomFile file)
     {
-        var file = DicomFile.Open(path);
         var frame = DicomPixelData.From(file).GetModalityFrame(0);
         return new GrayscaleImage(frame.Width, frame.Height, frame.Values, frame.IsMonochrome1);
     }
