@@ -7,8 +7,8 @@ public static class InferenceServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="InferenceOptions"/> (section <c>MedVision:Inference</c>, validated at start),
-    /// <see cref="Preprocessor"/>, <see cref="ModelPackageLoader"/>, <see cref="ModelRegistry"/> and the
-    /// start-up load of every model package.
+    /// <see cref="Preprocessor"/>, <see cref="ModelPackageLoader"/>, <see cref="ModelRegistry"/> the
+    /// start-up load of every model package and the periodic scan for updates (<see cref="ModelWatcherService"/>).
     /// </summary>
     public static IServiceCollection AddEdgeInference(this IServiceCollection services, IConfiguration configuration)
     {
@@ -19,10 +19,17 @@ public static class InferenceServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<InferenceOptions>, InferenceOptionsSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>());
 
+        services.AddOptions<ModelUpdateOptions>()
+            .Bind(configuration.GetSection(ModelUpdateOptions.Section))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelUpdateOptions>, ModelUpdateOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<GoldenSetVerifier>();
         services.TryAddSingleton<Preprocessor>();
         services.TryAddSingleton<ModelPackageLoader>();
         services.TryAddSingleton<ModelRegistry>();
         services.AddHostedService<ModelLoaderService>();
+        services.AddHostedService<ModelWatcherService>();
         return services;
     }
 }
