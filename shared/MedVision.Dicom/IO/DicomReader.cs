@@ -16,6 +16,11 @@ public sealed class DicomReader
     private readonly List<string> _warnings = [];
     private string? _filePath;
     private DicomDataset? _root;
+    private int _sequenceDepth;
+
+    // Sequences nest by recursion; a crafted file of nested undefined-length sequences (20 bytes a level) would
+    // otherwise overflow the stack and kill the process. Real data (deep SR trees included) stays far below this.
+    private const int MaxSequenceDepth = 128;
 
     public DicomReader(DicomReadOptions? options = null)
     {
@@ -41,8 +46,21 @@ public sealed class DicomReader
         var reader = new DicomReader(options);
         var source = reader.OpenBody(stream, syntax, 0);
         var dataset = new DicomDataset();
-        reader.ReadItems(source, dataset, syntax.IsExplicitVR, -1, topLevel: true);
+        ReadBody(() => reader.ReadItems(source, dataset, syntax.IsExplicitVR, -1, topLevel: true));
         return dataset;
+    }
+
+    /// <summary>A corrupt deflate stream (PS3.5 A.5) is damaged DICOM like any other, not a different kind of failure.</summary>
+    private static void ReadBody(Action read)
+    {
+        try
+        {
+            read();
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new DicomFormatException($"The deflated data set is corrupt: {ex.Message}", ex);
+        }
     }
 
     private DicomFile ReadPart10(Stream stream, string? path)
@@ -82,7 +100,7 @@ public sealed class DicomReader
         var body = syntax.IsDeflated ? OpenBody(stream, syntax, source) : source;
         body.BigEndian = syntax.IsBigEndian;
         var dataset = new DicomDataset();
-        ReadItems(body, dataset, syntax.IsExplicitVR, -1, topLevel: true);
+        ReadBody(() => ReadItems(body, dataset, syntax.IsExplicitVR, -1, topLevel: true));
         return new DicomFile(meta, dataset, syntax, path, [.. _warnings]);
     }
 
@@ -178,8 +196,14 @@ public sealed class DicomReader
         {
             if (!source.Ensure(4))
             {
-                _warnings.Add($"{(source.Length - source.Position)} trailing bytes after the last element were ignored.");
-                source.Skip(source.Length - source.Position);
+                // Fewer than 4 bytes are left; count them one by one, since a forward-only stream has no Length.
+                var trailing = 0;
+                while (source.Ensure(1))
+                {
+                    source.Skip(1);
+                    trailing++;
+                }
+                _warnings.Add($"{trailing} trailing bytes after the last element were ignored.");
                 return;
             }
             if (topLevel && _options.StopBeforeTag is { } stop && PeekTag(source) >= stop)
@@ -337,16 +361,48 @@ public sealed class DicomReader
             source.Skip(length);
             return new DicomElement(tag, vr, buffer);
         }
-        var bytes = new byte[length];
-        source.ReadExactly(bytes);
+        var bytes = ReadValueBytes(source, tag, length);
         ByteSwap.InPlace(bytes, swapUnit);
         return new DicomElement(tag, vr, new MemoryByteBuffer(bytes));
     }
 
+    /// <summary>
+    /// The value's bytes. A stream that cannot tell its length (network, inflate) is read in chunks, so a corrupt
+    /// length field costs memory only for the bytes that actually arrive, never the declared (up to 4 GiB) amount.
+    /// </summary>
+    private static byte[] ReadValueBytes(ByteSource source, DicomTag tag, uint length)
+    {
+        const int Chunk = 1 << 20;
+        if (length > Array.MaxLength)
+        {
+            throw new DicomFormatException($"{tag}: a value of {length} bytes is too large to read into memory.");
+        }
+        if (source.Length >= 0 || length <= Chunk)
+        {
+            var bytes = new byte[length];
+            source.ReadExactly(bytes);
+            return bytes;
+        }
+        var chunks = new List<byte[]>();
+        for (long remaining = length; remaining > 0; remaining -= Chunk)
+        {
+            var chunk = new byte[Math.Min(Chunk, remaining)];
+            source.ReadExactly(chunk);
+            chunks.Add(chunk);
+        }
+        var value = new byte[length];
+        var offset = 0;
+        foreach (var chunk in chunks)
+        {
+            chunk.CopyTo(value, offset);
+            offset += chunk.Length;
+        }
+        return value;
+    }
+
     private DicomItem ReadUnknownAsSequence(ByteSource source, DicomTag tag, uint length)
     {
-        var bytes = new byte[length];
-        source.ReadExactly(bytes);
+        var bytes = ReadValueBytes(source, tag, length);
         try
         {
             var nested = new ByteSource(new MemoryStream(bytes)) { BigEndian = false };
@@ -368,6 +424,23 @@ public sealed class DicomReader
     };
 
     private DicomSequence ReadSequence(ByteSource source, DicomTag tag, uint length, bool explicitVR)
+    {
+        if (_sequenceDepth >= MaxSequenceDepth)
+        {
+            throw new DicomFormatException($"{tag}: sequences nested deeper than {MaxSequenceDepth} levels at byte {source.Position}.");
+        }
+        _sequenceDepth++;
+        try
+        {
+            return ReadSequenceItems(source, tag, length, explicitVR);
+        }
+        finally
+        {
+            _sequenceDepth--;
+        }
+    }
+
+    private DicomSequence ReadSequenceItems(ByteSource source, DicomTag tag, uint length, bool explicitVR)
     {
         var sequence = new DicomSequence(tag);
         var end = length == UndefinedLength ? -1 : source.Position + length;
