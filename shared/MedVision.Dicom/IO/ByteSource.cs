@@ -14,7 +14,9 @@ internal sealed class ByteSource
     public ByteSource(Stream stream, long startPosition = 0, int bufferSize = 1 << 16)
     {
         _stream = stream;
-        _buffer = new byte[bufferSize];
+        Length = stream.CanSeek ? stream.Length : -1;
+        // Small files (most headers, most instances' non-pixel part) need no 64 KiB buffer to be zeroed.
+        _buffer = new byte[Length >= 0 ? (int)Math.Clamp(Length - stream.Position, 4096, bufferSize) : bufferSize];
         _bufferStart = startPosition;
     }
 
@@ -23,7 +25,8 @@ internal sealed class ByteSource
     public long Position => _bufferStart + _pos;
 
     /// <summary>Total length when the stream can tell, else -1.</summary>
-    public long Length => _stream.CanSeek ? _stream.Length : -1;
+    /// <summary>Read once: asking a FileStream for its length is a system call, and the reader asks per element.</summary>
+    public long Length { get; }
 
     public bool CanSeek => _stream.CanSeek;
 
@@ -111,9 +114,9 @@ internal sealed class ByteSource
         _pos = _len = 0;
         if (_stream.CanSeek)
         {
-            if (_bufferStart + count > _stream.Length)
+            if (_bufferStart + count > Length)
             {
-                throw new DicomFormatException($"Unexpected end of data: a value runs {(_bufferStart + count) - _stream.Length} bytes past the end.");
+                throw new DicomFormatException($"Unexpected end of data: a value runs {(_bufferStart + count) - Length} bytes past the end.");
             }
             _stream.Seek(count, SeekOrigin.Current);
             _bufferStart += count;
