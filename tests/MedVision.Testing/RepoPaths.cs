@@ -24,7 +24,7 @@ public static class RepoPaths
 
     public static string ModelPackages => Path.Combine(Root, "models", "packages");
 
-    public static string PneumoniaPackage => Path.Combine(ModelPackages, "pneumonia-cxr");
+    public static string PneumoniaPackage => Path.Combine(ModelPackages, "cxr-pneumonia");
 
     public static string RequireFile(string path) =>
         File.Exists(path) ? path : throw new FileNotFoundException($"Test data not found: {path}. The provided data folder ../shared must sit beside the repository.", path);

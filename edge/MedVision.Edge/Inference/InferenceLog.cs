@@ -23,4 +23,16 @@ internal static partial class InferenceLog
 
     [LoggerMessage(EventId = 2106, Level = LogLevel.Information, Message = "Model {ModelId} label {Label}: threshold {Threshold} from configuration overrides the manifest's {ManifestThreshold}")]
     public static partial void ThresholdOverridden(ILogger logger, string modelId, string label, double threshold, double manifestThreshold);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Information, Message = "Model {ModelId}: manifest signature verified with key {Fingerprint} ({KeySource})")]
+    public static partial void SignatureVerified(ILogger logger, string modelId, string fingerprint, string keySource);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Information, Message = "Trusting model signing key {Fingerprint} ({KeySource})")]
+    public static partial void TrustedSigningKey(ILogger logger, string fingerprint, string keySource);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Error, Message = "Model signing key unusable: {Reason}")]
+    public static partial void SigningKeyUnreadable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Warning, Message = "No MedVision:Inference:SigningPublicKeys configured: trusting the DEVELOPMENT signing key {KeyPath}; configure the site's own public key in production")]
+    public static partial void DevelopmentSigningKey(ILogger logger, string keyPath);
 }

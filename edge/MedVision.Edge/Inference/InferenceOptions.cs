@@ -29,10 +29,18 @@ public sealed class InferenceOptions
     public int IntraOpThreads { get; set; } = DefaultIntraOpThreads;
 
     /// <summary>
+    /// Public keys (ECDSA P-256) whose package signatures (<c>manifest.sig</c>) are trusted: each entry is PEM text,
+    /// base64 of the DER SubjectPublicKeyInfo, or a file path (relative to <see cref="AppContext.BaseDirectory"/>).
+    /// Empty means the development key the build copies to <see cref="ModelSignature.DevelopmentPublicKeyPath"/>,
+    /// which signs the repository's packages; production sites list their own key here.
+    /// </summary>
+    public List<string> SigningPublicKeys { get; set; } = [];
+
+    /// <summary>
     /// Site-specific decision thresholds, keyed <c>modelId</c> then <c>label</c>: the configuration key
-    /// <c>MedVision:Inference:ThresholdOverrides:pneumonia-cxr:pneumonia</c> (environment variable
-    /// <c>MEDVISION__INFERENCE__THRESHOLDOVERRIDES__pneumonia-cxr__pneumonia</c>) overrides label
-    /// <c>pneumonia</c> of model <c>pneumonia-cxr</c>. A flat "modelId:label" key would be split at the colon
+    /// <c>MedVision:Inference:ThresholdOverrides:cxr-pneumonia:pneumonia</c> (environment variable
+    /// <c>MEDVISION__INFERENCE__THRESHOLDOVERRIDES__cxr-pneumonia__pneumonia</c>) overrides label
+    /// <c>pneumonia</c> of model <c>cxr-pneumonia</c>. A flat "modelId:label" key would be split at the colon
     /// by every configuration provider anyway, hence the nesting.
     /// </summary>
     public Dictionary<string, Dictionary<string, double>> ThresholdOverrides { get; set; } =
@@ -123,6 +131,17 @@ internal sealed class InferenceOptionsValidator : IValidateOptions<InferenceOpti
         if (options.IntraOpThreads is < 0 or > 256)
         {
             errors.Add($"{InferenceOptions.Section}:IntraOpThreads must be 0-256 (was {options.IntraOpThreads}).");
+        }
+        for (var i = 0; i < options.SigningPublicKeys.Count; i++)
+        {
+            try
+            {
+                using var key = ModelSignature.ReadPublicKey(options.SigningPublicKeys[i], AppContext.BaseDirectory);
+            }
+            catch (FormatException ex)
+            {
+                errors.Add($"{InferenceOptions.Section}:SigningPublicKeys:{i} is not a usable ECDSA P-256 public key: {ex.Message}.");
+            }
         }
         foreach (var (model, labels) in options.ThresholdOverrides)
         {

@@ -15,6 +15,7 @@ public sealed class LoadedModel : IDisposable
     private readonly SessionOptions _sessionOptions;
     private readonly Preprocessor _preprocessor;
     private readonly string[] _inputNames;
+    private readonly OutputSpec[] _scoreOutputs;
     private readonly string[] _outputNames;
     private readonly long[] _inputShape;
     private readonly double _temperature;
@@ -37,7 +38,9 @@ public sealed class LoadedModel : IDisposable
         Labels = labels;
         _preprocessor = preprocessor;
         _inputNames = [manifest.Input.Name];
-        _outputNames = manifest.Outputs.Select(o => o.Name).ToArray();
+        // Only score outputs become findings; a CAM output is a picture, fetched by whoever draws heat maps.
+        _scoreOutputs = manifest.Outputs.Where(o => OutputKinds.IsScore(o.Kind)).ToArray();
+        _outputNames = _scoreOutputs.Select(o => o.Name).ToArray();
         // Batch of one: the appliance runs instances as they arrive.
         _inputShape = [1, manifest.Input.Shape[1], manifest.Input.Shape[2], manifest.Input.Shape[3]];
         InputLength = checked((int)(_inputShape[1] * _inputShape[2] * _inputShape[3]));
@@ -96,9 +99,9 @@ public sealed class LoadedModel : IDisposable
         using var results = _session.Run(runOptions, _inputNames, [input], _outputNames);
 
         var outputs = new List<ModelOutput>(Labels.Count);
-        for (var o = 0; o < Manifest.Outputs.Count; o++)
+        for (var o = 0; o < _scoreOutputs.Length; o++)
         {
-            var spec = Manifest.Outputs[o];
+            var spec = _scoreOutputs[o];
             var values = results[o].GetTensorDataAsSpan<float>();
             if (values.Length != spec.Labels.Count)
             {

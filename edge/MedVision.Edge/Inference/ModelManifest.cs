@@ -142,9 +142,18 @@ public sealed partial record ModelManifest(
         var produced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var output in Outputs)
         {
+            if (output.Kind == OutputKinds.Cam)
+            {
+                // A heat map explains labels that a score output produces; it produces none itself.
+                foreach (var label in output.Labels.Where(l => !labelNames.Contains(l)))
+                {
+                    errors.Add($"cam output '{output.Name}' label '{label}' is not in labels");
+                }
+                continue;
+            }
             if (output.Kind is not (OutputKinds.Probability or OutputKinds.Logit))
             {
-                errors.Add($"output '{output.Name}' kind '{output.Kind}' must be probability or logit");
+                errors.Add($"output '{output.Name}' kind '{output.Kind}' must be probability, logit or cam");
             }
             if (output.Labels.Count == 0)
             {
@@ -221,6 +230,12 @@ public static class OutputKinds
 
     /// <summary>Raw logits: the appliance applies the manifest's temperature, then a sigmoid.</summary>
     public const string Logit = "logit";
+
+    /// <summary>Class activation map [N, 1, h, w] in [0, 1] for heat maps; not a score, never thresholded.</summary>
+    public const string Cam = "cam";
+
+    /// <summary>Kinds that carry one score per label (as opposed to <see cref="Cam"/>).</summary>
+    public static bool IsScore(string kind) => kind is Probability or Logit;
 }
 
 /// <summary>Values of <c>preprocessing.photometric</c>: which way round the model wants its grey scale.</summary>

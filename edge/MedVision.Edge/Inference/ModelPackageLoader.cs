@@ -8,9 +8,10 @@ using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
 namespace MedVision.Edge.Inference;
 
 /// <summary>
-/// Loads model packages (a folder with <c>manifest.json</c> and the ONNX file it names) and refuses any that
-/// cannot be trusted: bad manifest, missing file, SHA-256 mismatch, or a graph whose input/outputs disagree
-/// with the manifest. A refused package is reported and skipped; it never stops the other packages or the host.
+/// Loads model packages (a folder with <c>manifest.json</c>, its detached signature <c>manifest.sig</c> and the
+/// ONNX file it names) and refuses any that cannot be trusted: missing or bad signature, bad manifest, missing
+/// file, SHA-256 mismatch, or a graph whose input/outputs disagree with the manifest. A refused package is
+/// reported and skipped; it never stops the other packages or the host.
 /// </summary>
 public sealed class ModelPackageLoader(
     IOptions<InferenceOptions> options,
@@ -18,6 +19,7 @@ public sealed class ModelPackageLoader(
     ILogger<ModelPackageLoader> logger)
 {
     private readonly InferenceOptions _options = options.Value;
+    private readonly ModelSignatureVerifier _signatures = new(options.Value);
 
     /// <summary>Loads every package under <see cref="InferenceOptions.ModelsDirectory"/>.</summary>
     public ModelLoadResult LoadAll(CancellationToken cancellationToken) => LoadAll(_options.ModelsDirectory, cancellationToken);
@@ -34,6 +36,7 @@ public sealed class ModelPackageLoader(
             return new ModelLoadResult(models, errors);
         }
 
+        LogTrustedKeys();
         foreach (var packageDirectory in Directory.GetDirectories(modelsDirectory).Order(StringComparer.Ordinal))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -69,10 +72,15 @@ public sealed class ModelPackageLoader(
             throw new ModelPackageException($"{ModelManifest.FileName} is missing");
         }
 
+        // Verify first, then parse the very bytes that were verified: nothing in an unsigned or altered
+        // manifest (file name, hash, thresholds) is acted on.
+        var manifestBytes = File.ReadAllBytes(manifestPath);
+        var signer = _signatures.Verify(packageDirectory, manifestBytes);
+
         ModelManifest manifest;
         try
         {
-            manifest = ModelManifest.Parse(File.ReadAllBytes(manifestPath));
+            manifest = ModelManifest.Parse(manifestBytes);
         }
         catch (JsonException ex)
         {
@@ -126,7 +134,24 @@ public sealed class ModelPackageLoader(
 
         InferenceLog.ModelLoaded(logger, model.Id, model.Version, model.Sha256, model.ExecutionProvider, packageDirectory,
             string.Join(",", manifest.AppliesTo.Modalities));
+        InferenceLog.SignatureVerified(logger, model.Id, signer.Fingerprint, signer.Source);
         return model;
+    }
+
+    private void LogTrustedKeys()
+    {
+        foreach (var key in _signatures.Keys)
+        {
+            InferenceLog.TrustedSigningKey(logger, key.Fingerprint, key.Source);
+        }
+        foreach (var error in _signatures.KeyErrors)
+        {
+            InferenceLog.SigningKeyUnreadable(logger, error);
+        }
+        if (_signatures.UsesDevelopmentKey)
+        {
+            InferenceLog.DevelopmentSigningKey(logger, ModelSignature.DevelopmentPublicKeyPath);
+        }
     }
 
     /// <summary>
@@ -244,6 +269,16 @@ public sealed class ModelPackageLoader(
             if (!meta.IsTensor || meta.ElementDataType != TensorElementType.Float)
             {
                 throw new ModelPackageException($"output spec mismatch: graph output '{output.Name}' is {meta.ElementDataType}, not float32");
+            }
+            if (output.Kind == OutputKinds.Cam)
+            {
+                // A heat map is one grey plane per image: [N, 1, h, w].
+                if (meta.Dimensions.Length != 4 || meta.Dimensions[1] is not (1 or -1))
+                {
+                    throw new ModelPackageException(
+                        $"output spec mismatch: cam output '{output.Name}' has shape [{string.Join(", ", meta.Dimensions)}], expected [N, 1, h, w]");
+                }
+                continue;
             }
             var perImage = meta.Dimensions.Skip(1).ToArray();
             if (perImage.All(d => d > 0) && perImage.Aggregate(1L, (a, d) => a * d) != output.Labels.Count)

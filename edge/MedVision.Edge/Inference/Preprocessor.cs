@@ -2,7 +2,7 @@ namespace MedVision.Edge.Inference;
 
 /// <summary>
 /// Turns a <see cref="GrayscaleImage"/> into a model input tensor exactly as the training code does
-/// (<c>models/pneumonia/preprocess.py</c>): photometric inversion → area resize → per-image min-max →
+/// (<c>models/factory/preprocess.py</c>): photometric inversion → area resize → per-image min-max →
 /// normalise → NCHW [1, 1, H, W]. Every step is float32 and in the same order as PyTorch, because a model's
 /// thresholds were chosen on values computed that way.
 /// </summary>

@@ -16,7 +16,7 @@ namespace MedVision.Edge.Tests.Alerts;
 /// <summary>The alerting pieces on their own: rules, quiet hours, signed links, configuration checks, the beacon.</summary>
 public sealed class AlertComponentTests
 {
-    private static FindingRecord Finding(double probability, bool positive, string label = "pneumonia", string model = "pneumonia-cxr") =>
+    private static FindingRecord Finding(double probability, bool positive, string label = "pneumonia", string model = "cxr-pneumonia") =>
         new("1.2.3", "1.2.3.4", model, "1.0.0", "sha", label, probability, 0.46, positive, "CPU", 1.0, DateTimeOffset.UtcNow);
 
     private static IOptions<AlertOptions> Configure(Action<AlertOptions>? change = null)
@@ -34,7 +34,7 @@ public sealed class AlertComponentTests
         {
             o.Rules.Add(new AlertRuleOptions { Name = "stat", Label = "pneumonia", Priorities = ["STAT"], Severity = AlertSeverity.Critical });
             o.Rules.Add(new AlertRuleOptions { Name = "sure", MinProbability = 0.9, Modalities = ["CR", "DX"], Severity = AlertSeverity.High });
-            o.Rules.Add(new AlertRuleOptions { Name = "any", ModelId = "pneumonia-cxr", Severity = AlertSeverity.Normal });
+            o.Rules.Add(new AlertRuleOptions { Name = "any", ModelId = "cxr-pneumonia", Severity = AlertSeverity.Normal });
         }));
         var priorityReads = 0;
         FindingContext Context(string? modality, string? priority) => new(modality, () =>

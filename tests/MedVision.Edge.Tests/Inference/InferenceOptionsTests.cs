@@ -26,15 +26,15 @@ public sealed class InferenceOptionsTests
         {
             ["MedVision:Inference:ExecutionProviders:0"] = "cuda",
             ["MedVision:Inference:ExecutionProviders:1"] = "CPU",
-            ["MedVision:Inference:ThresholdOverrides:pneumonia-cxr:pneumonia"] = "0.25",
+            ["MedVision:Inference:ThresholdOverrides:cxr-pneumonia:pneumonia"] = "0.25",
             ["MedVision:Inference:ModelsDirectory"] = "/opt/models",
         });
 
         var options = provider.GetRequiredService<IOptions<InferenceOptions>>().Value;
 
         Assert.Equal([ExecutionProviderNames.Cuda, ExecutionProviderNames.Cpu], options.ExecutionProviders);
-        Assert.Equal(0.25, options.ThresholdOverrideFor("pneumonia-cxr", "pneumonia"));
-        Assert.Null(options.ThresholdOverrideFor("pneumonia-cxr", "effusion"));
+        Assert.Equal(0.25, options.ThresholdOverrideFor("cxr-pneumonia", "pneumonia"));
+        Assert.Null(options.ThresholdOverrideFor("cxr-pneumonia", "effusion"));
         Assert.Equal("/opt/models", options.ModelsDirectory);
     }
 

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using MedVision.Testing;
 using MedVision.Edge.Inference;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,19 @@ public static class InferenceTestModels
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
         }
         return target;
+    }
+
+    /// <summary>
+    /// Signs the package's manifest.json (as it is now) into manifest.sig with the repository's development key,
+    /// which the loader trusts by default, so tests that edit a manifest on purpose still reach the later checks.
+    /// </summary>
+    public static void SignWithDevelopmentKey(string packageDirectory)
+    {
+        using var key = ECDsa.Create();
+        key.ImportFromPem(File.ReadAllText(Path.Combine(RepoPaths.Root, "models", "keys", "dev-signing-key.pem")));
+        var manifest = File.ReadAllBytes(Path.Combine(packageDirectory, ModelManifest.FileName));
+        File.WriteAllBytes(Path.Combine(packageDirectory, ModelSignature.FileName),
+            key.SignData(manifest, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
     }
 }
 

@@ -22,6 +22,7 @@ public sealed class ModelPackageLoaderTests
 
         var badJson = InferenceTestModels.CopyPackage(temp.Path, "c-bad-json");
         File.WriteAllText(Path.Combine(badJson, "manifest.json"), "{ \"schema\": 1, \"id\": ");
+        InferenceTestModels.SignWithDevelopmentKey(badJson);
 
         var missing = InferenceTestModels.CopyPackage(temp.Path, "d-missing-file");
         File.Delete(Path.Combine(missing, "model.onnx"));
@@ -50,7 +51,7 @@ public sealed class ModelPackageLoaderTests
         try
         {
             var model = Assert.Single(result.Models);
-            Assert.Equal("pneumonia-cxr", model.Id);
+            Assert.Equal("cxr-pneumonia", model.Id);
             Assert.Equal("a-good", Path.GetFileName(model.PackageDirectory));
 
             Assert.Equal(
@@ -120,7 +121,7 @@ public sealed class ModelPackageLoaderTests
     public void Threshold_overrides_from_configuration_replace_the_manifest_threshold()
     {
         var options = new InferenceOptions();
-        options.ThresholdOverrides["pneumonia-cxr"] = new Dictionary<string, double> { ["pneumonia"] = 0.99 };
+        options.ThresholdOverrides["cxr-pneumonia"] = new Dictionary<string, double> { ["pneumonia"] = 0.99 };
 
         using var model = InferenceTestModels.Loader(options).LoadPackage(RepoPaths.PneumoniaPackage, CancellationToken.None);
 
@@ -136,7 +137,7 @@ public sealed class ModelPackageLoaderTests
     public void Registry_routes_by_modality()
     {
         using var temp = new TempFolder();
-        InferenceTestModels.CopyPackage(temp.Path, "pneumonia-cxr");
+        InferenceTestModels.CopyPackage(temp.Path, "cxr-pneumonia");
         var options = new InferenceOptions { ModelsDirectory = temp.Path };
         using var registry = new ModelRegistry(InferenceTestModels.Loader(options), Microsoft.Extensions.Logging.Abstractions.NullLogger<ModelRegistry>.Instance);
         Assert.Empty(registry.ModelsFor("CR"));
@@ -144,11 +145,11 @@ public sealed class ModelPackageLoaderTests
         registry.Load(CancellationToken.None);
 
         Assert.True(registry.IsLoaded);
-        Assert.Equal("pneumonia-cxr", Assert.Single(registry.ModelsFor("CR")).Id);
+        Assert.Equal("cxr-pneumonia", Assert.Single(registry.ModelsFor("CR")).Id);
         Assert.Single(registry.ModelsFor("dx"));
         Assert.Empty(registry.ModelsFor("CT"));
         Assert.Empty(registry.ModelsFor(null));
-        Assert.NotNull(registry.Find("pneumonia-cxr"));
+        Assert.NotNull(registry.Find("cxr-pneumonia"));
         Assert.Empty(registry.Errors);
     }
 
@@ -169,5 +170,7 @@ public sealed class ModelPackageLoaderTests
         var manifest = JsonNode.Parse(File.ReadAllText(path))!;
         edit(manifest);
         File.WriteAllText(path, manifest.ToJsonString());
+        // Re-signed, so the package gets past the signature check to the check it is built to fail.
+        InferenceTestModels.SignWithDevelopmentKey(packageDirectory);
     }
 }

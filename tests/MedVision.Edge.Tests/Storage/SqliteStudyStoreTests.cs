@@ -135,7 +135,7 @@ public sealed class SqliteStudyStoreTests
         var store = storage.Store;
         await store.RecordReceivedAsync(TempStorage.Instance("6.1"), None);
         var created = new DateTimeOffset(2024, 2, 1, 8, 30, 0, 123, TimeSpan.Zero);
-        var finding = new FindingRecord("1.2.3.4", "6.1", "pneumonia-cxr", "1.0.0", new string('a', 64), "pneumonia",
+        var finding = new FindingRecord("1.2.3.4", "6.1", "cxr-pneumonia", "1.0.0", new string('a', 64), "pneumonia",
             0.8125, 0.42, true, "CPU", 3.5, created);
         var other = finding with { StudyUid = "7.7.7", SopInstanceUid = "7.1", Probability = 0.1, Positive = false, InferenceMs = null };
 

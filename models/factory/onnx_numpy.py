@@ -1,11 +1,10 @@
-"""Tiny numpy interpreter for the ONNX graphs this package exports.
+"""Tiny numpy interpreter for the ONNX graphs the factory exports.
 
-Debian's python3-onnx here is 1.12, which has no `onnx.reference`, and there
-is no onnxruntime in Python. To check that the bytes of model.onnx (weights,
-graph, baked-in temperature) really compute what the torch model computes,
-this module evaluates the graph with plain numpy (float64 accumulation) for the
-small set of operators the exported CNN uses. Unknown operators raise, so a
-graph that changes shape is never silently "verified".
+Debian's python3-onnx is 1.12 (no `onnx.reference`) and there is no onnxruntime for
+Python here, so to check that the bytes of model.onnx (weights, graph, temperature,
+CAM head) compute what the torch model computes, this evaluates the graph in float64
+numpy for the operators the exported CNNs use. Unknown operators raise, so a graph
+that changes shape is never silently "verified".
 """
 from __future__ import annotations
 
@@ -21,22 +20,23 @@ def _attrs(node):
 def _conv(x, w, b, a):
     if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])):
         raise NotImplementedError("Conv with group/dilation")
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise NotImplementedError("auto_pad")
     kh, kw = w.shape[2:]
     sh, sw = a.get("strides", [1, 1])
     pt, pl, pb, pr = a.get("pads", [0, 0, 0, 0])
-    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-        raise NotImplementedError("auto_pad")
     x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     n, c, h, wd = x.shape
     oh = (h - kh) // sh + 1
     ow = (wd - kw) // sw + 1
-    out = np.zeros((n, w.shape[0], oh, ow), dtype=np.float64)
+    out = np.zeros((n, oh, ow, w.shape[0]), dtype=np.float64)
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]  # n,c,oh,ow
-            out += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+            patch = x[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]                    # n,c,oh,ow
+            out += np.tensordot(patch.transpose(0, 2, 3, 1), w[:, :, i, j].T, axes=1)  # n,oh,ow,o
+    out = out.transpose(0, 3, 1, 2)
     if b is not None:
-        out += b[None, :, None, None]
+        out = out + b[None, :, None, None]
     return out
 
 
@@ -55,10 +55,18 @@ def _maxpool(x, a):
     return out
 
 
+def _axes(a, ins, ndim):
+    axes = a.get("axes")
+    if axes is None and len(ins) > 1 and ins[1] is not None:
+        axes = [int(v) for v in ins[1]]
+    return tuple(range(ndim)) if axes is None else tuple(int(v) % ndim for v in axes)
+
+
 def run(model_path: str, feeds: dict) -> dict:
     model = onnx.load(model_path)
     g = model.graph
-    env = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+    env = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    env = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v) for k, v in env.items()}
     for k, v in feeds.items():
         env[k] = np.asarray(v, dtype=np.float64)
     for node in g.node:
@@ -86,17 +94,30 @@ def run(model_path: str, feeds: dict) -> dict:
             if len(ins) > 2 and ins[2] is not None:
                 y = y + a.get("beta", 1.0) * ins[2]
         elif op == "Constant":
-            y = numpy_helper.to_array(a["value"]).astype(np.float64)
+            y = numpy_helper.to_array(a["value"])
+            y = y.astype(np.float64) if y.dtype.kind == "f" else y
         elif op == "Div":
             y = ins[0] / ins[1]
         elif op == "Mul":
             y = ins[0] * ins[1]
         elif op == "Add":
             y = ins[0] + ins[1]
+        elif op == "Sub":
+            y = ins[0] - ins[1]
         elif op == "Sigmoid":
             y = 1.0 / (1.0 + np.exp(-ins[0]))
         elif op == "Identity":
             y = ins[0]
+        elif op == "ReduceMax":
+            y = ins[0].max(axis=_axes(a, ins, ins[0].ndim), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "ReduceMean":
+            y = ins[0].mean(axis=_axes(a, ins, ins[0].ndim), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Unsqueeze":
+            y = ins[0]
+            for ax in sorted(_axes(a, ins, ins[0].ndim + len(a.get("axes", ins[1] if len(ins) > 1 else [])))):
+                y = np.expand_dims(y, ax)
+        elif op == "Concat":
+            y = np.concatenate(ins, axis=a["axis"])
         else:
             raise NotImplementedError(f"operator {op} not supported by onnx_numpy")
         env[node.output[0]] = y

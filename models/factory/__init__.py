@@ -1,0 +1,1 @@
+"""MedVision model factory: training, calibration, evaluation, ONNX export, packaging and signing."""

@@ -1,0 +1,116 @@
+"""Small CNNs with global average pooling (so a class activation map falls out of the classifier
+weights), the exported two-output graph, and modality-specific augmentation."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class CamNet(nn.Module):
+    """Conv-BN-ReLU stack, global average pool, dropout, one logit.
+
+    `plan` items: an int c = 3x3 conv to c channels (stride 1), ("s", c) = 3x3 conv with stride 2,
+    "M" = 2x2 max pool. The last conv's feature map is the CAM's resolution.
+    """
+
+    def __init__(self, plan, dropout: float):
+        super().__init__()
+        layers, cin = [], 1
+        for item in plan:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2))
+                continue
+            stride, cout = (2, item[1]) if isinstance(item, tuple) else (1, item)
+            layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+                       nn.ReLU(inplace=True)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(cin, 1)
+
+    def forward(self, x):
+        return self.fc(self.dropout(torch.flatten(self.pool(self.features(x)), 1)))
+
+    def logit_and_cam(self, x):
+        """Logit [N,1] and the un-normalised CAM [N,1,h,w] = sum_c w_c * F_c (its spatial mean + bias = logit)."""
+        f = self.features(x)
+        logit = self.fc(torch.flatten(self.pool(f), 1))
+        cam = F.conv2d(f, self.fc.weight[:, :, None, None])
+        return logit, cam
+
+
+class Exported(nn.Module):
+    """What goes into model.onnx.
+
+    probability [N,1] = sigmoid((mean member logit + b) / T)  (calibrated on validation)
+    cam         [N,1,h,w] = ReLU(mean member CAM), divided by its per-image maximum (+1e-6) -> [0,1]
+    Averaging CAMs of the members is the CAM of the averaged logit, because both are linear in the
+    member features.
+    """
+
+    def __init__(self, members, temperature: float, bias: float):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.register_buffer("temperature", torch.tensor(temperature, dtype=torch.float32))
+        self.register_buffer("bias", torch.tensor(bias, dtype=torch.float32))
+
+    def forward(self, image):
+        outs = [m.logit_and_cam(image) for m in self.members]
+        if len(outs) == 1:
+            logit, cam = outs[0]
+        else:
+            logit = torch.stack([o[0] for o in outs]).mean(0)
+            cam = torch.stack([o[1] for o in outs]).mean(0)
+        probability = torch.sigmoid((logit + self.bias) / self.temperature)
+        cam = F.relu(cam)
+        cam = cam / (torch.amax(cam, dim=(2, 3), keepdim=True) + 1e-6)
+        return probability, cam
+
+
+def _affine(x, gen, degrees, scale, shift_frac, flip_h: bool):
+    n = x.shape[0]
+    ang = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(degrees)
+    s = scale[0] + torch.rand(n, generator=gen) * (scale[1] - scale[0])
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2.0 * shift_frac)  # fraction of size in [-1,1] coords
+    flip = torch.ones(n)
+    if flip_h:
+        flip = torch.where(torch.rand(n, generator=gen) < 0.5, -torch.ones(n), torch.ones(n))
+    cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _gamma(x, gen, lo, hi):
+    """Random gamma on raw 0..255 values: changes contrast/brightness the way exposure or gain does,
+    which per-image min-max normalisation does not undo."""
+    n = x.shape[0]
+    g = torch.exp(math.log(lo) + torch.rand(n, 1, 1, 1, generator=gen) * (math.log(hi) - math.log(lo)))
+    return (x.clamp(0, 255) / 255.0) ** g * 255.0
+
+
+def augment_cxr(x, gen):
+    """Chest radiographs: rotation +-10 deg, scale 0.9-1.1, shift +-6 %, gamma 0.8-1.25.
+
+    No horizontal flip: films have anatomical laterality (heart on the patient's left, side markers),
+    so a mirrored film is not a plausible input.
+    """
+    return _gamma(_affine(x, gen, 10, (0.9, 1.1), 0.06, flip_h=False), gen, 0.8, 1.25)
+
+
+def augment_us(x, gen):
+    """Breast ultrasound: left-right flip (probe orientation is arbitrary across the lesion),
+    rotation +-10 deg, scale 0.9-1.1, shift +-7 %, gamma 0.7-1.4 (gain/TGC settings vary).
+
+    No vertical flip: depth runs top to bottom, and posterior acoustic shadowing (below a lesion) is
+    itself a malignancy cue that an upside-down image would contradict.
+    """
+    return _gamma(_affine(x, gen, 10, (0.9, 1.1), 0.07, flip_h=True), gen, 0.7, 1.4)
+
+
+AUGMENTATIONS = {"cxr": augment_cxr, "us": augment_us}
