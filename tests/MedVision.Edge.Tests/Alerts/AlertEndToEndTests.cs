@@ -258,9 +258,9 @@ public sealed class AlertEndToEndTests
         // Quiet from an hour ago to an hour from now, in UTC.
         await using var appliance = await RunningAppliance.StartAsync(
         [
-            "--MedVision:Alerts:Rules:0:Name=sure-pneumonia",
+            "--MedVision:Alerts:Rules:0:Name=dx-pneumonia",
             "--MedVision:Alerts:Rules:0:Label=pneumonia",
-            "--MedVision:Alerts:Rules:0:MinProbability=0.99",
+            "--MedVision:Alerts:Rules:0:Modalities:0=DX",
             "--MedVision:Alerts:Rules:0:Severity=critical",
             "--MedVision:Alerts:Rules:1:Name=possible-pneumonia",
             "--MedVision:Alerts:Rules:1:Label=pneumonia",
@@ -272,7 +272,8 @@ public sealed class AlertEndToEndTests
         ]);
         using var files = new TempDirectory();
 
-        var normalStudy = await AlertScenario.SendAsync(appliance, AlertScenario.ModeratelyPositive, files);
+        // The same positive image as CR matches only the normal rule, as DX the critical one.
+        var normalStudy = await AlertScenario.SendAsync(appliance, AlertScenario.ClearlyPositive, files);
         var deferred = await AlertScenario.WaitForAlertAsync(appliance, normalStudy, _ => true, Timeout);
         Assert.Equal("deferred", deferred.GetProperty("state").GetString());
         Assert.Equal("normal", deferred.GetProperty("severity").GetString());
@@ -280,7 +281,7 @@ public sealed class AlertEndToEndTests
         Assert.Equal("off", (await appliance.GetJsonAsync("/api/beacon")).GetProperty("state").GetString());
         Assert.Empty((await appliance.GetJsonAsync($"/api/alerts/{deferred.GetProperty("id").GetInt64()}")).GetProperty("deliveries").EnumerateArray());
 
-        var criticalStudy = await AlertScenario.SendAsync(appliance, AlertScenario.ClearlyPositive, files);
+        var criticalStudy = await AlertScenario.SendAsync(appliance, AlertScenario.ClearlyPositive, files, modality: "DX");
         var critical = await AlertScenario.WaitForAlertAsync(appliance, criticalStudy,
             a => a.GetProperty("deliveries").EnumerateArray().Any(d => d.GetProperty("state").GetString() == "sent"), Timeout);
         Assert.Equal("active", critical.GetProperty("state").GetString());

@@ -30,10 +30,6 @@ internal static partial class AlertScenario
     /// <summary>The golden test image the model is surest does not.</summary>
     public static GoldenSample ClearlyNegative => Manifest.Value.Golden!.Where(g => g.Probability < Threshold).MinBy(g => g.Probability)!;
 
-    /// <summary>Positive, but well below 0.99: matches a rule on the decision, not one on a high probability.</summary>
-    public static GoldenSample ModeratelyPositive =>
-        Manifest.Value.Golden!.Where(g => g.Probability >= Threshold + 0.1 && g.Probability < 0.95).MinBy(g => g.Probability)!;
-
     /// <summary>Critical alerts on pneumonia, paged by e-mail to dr-a then dr-b, on the simulated beacon.</summary>
     public static string[] Args(int smtpPort, double escalateAfterSeconds = 60, params string[] extra) =>
     [
@@ -59,9 +55,10 @@ internal static partial class AlertScenario
     ];
 
     /// <summary>Makes a CR study of one golden image and sends it with dcmtk's storescu; returns the Study Instance UID.</summary>
-    public static async Task<string> SendAsync(RunningAppliance appliance, GoldenSample sample, TempDirectory files)
+    public static async Task<string> SendAsync(RunningAppliance appliance, GoldenSample sample, TempDirectory files, string modality = "CR")
     {
-        var (path, studyUid, _) = ChestXrayDicom.Create(files.Path, Images.Value.Image(sample.Index));
+        // Scale 1: the appliance sees exactly the pixels the golden probability was computed from.
+        var (path, studyUid, _) = ChestXrayDicom.Create(files.Path, Images.Value.Image(sample.Index), scale: 1, modality: modality);
         var store = await ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "127.0.0.1", appliance.DicomPortText, path]);
         Assert.True(store.ExitCode == 0, store.Combined);
         return studyUid;

@@ -44,8 +44,8 @@ public sealed class StorageCommitmentTests
         var failure = Assert.Single(failed.GetProperty("Failures").EnumerateArray());
         Assert.Equal("2.25.1234567890", failure.GetProperty("SOPInstanceUID").GetString());
 
-        var health = await appliance.GetJsonAsync("/healthz");
-        Assert.Equal(2, health.GetProperty("storageCommitment").GetProperty("reported").GetInt64());
+        // The counts in /healthz refresh right after a report is delivered.
+        await appliance.WaitForAsync("/healthz", h => h.GetProperty("storageCommitment").GetProperty("reported").GetInt64() == 2, TimeSpan.FromSeconds(10));
     }
 
     private static async Task<JsonElement> WaitForReportAsync(OrthancServer orthanc, string transaction)
