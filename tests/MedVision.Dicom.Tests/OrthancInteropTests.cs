@@ -14,7 +14,7 @@ public sealed class OrthancInteropTests : IAsyncLifetime
     // Distinct SOP Instance UIDs (several pydicom variants share one), uncompressed and compressed syntaxes.
     private static readonly string[] Files = ["CT_small.dcm", "MR_small_bigendian.dcm", "rtplan.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm", "SC_rgb_jpeg_dcmtk.dcm"];
 
-    private readonly ReceivingStore _received = new();
+    private readonly MemoryStoreHandler _received = new();
     private readonly CancellationTokenSource _stop = new();
     private DicomServer _scp = null!;
     private Task _scpRunning = Task.CompletedTask;
@@ -110,7 +110,7 @@ public sealed class OrthancInteropTests : IAsyncLifetime
         Assert.Equal(0, move.Failed);
         await client.ReleaseAsync(CancellationToken.None);
 
-        var received = Assert.Single(_received.Instances);
+        var received = Assert.Single(_received.Received);
         var dataset = DicomReader.ReadDataset(new MemoryStream(received.Value.Bytes), received.Value.Syntax);
         Assert.True(ct.Dataset.TryGetElement(DicomTags.PixelData, out var a));
         Assert.True(dataset.TryGetElement(DicomTags.PixelData, out var b));
@@ -128,34 +128,7 @@ public sealed class OrthancInteropTests : IAsyncLifetime
         var result = await _orthanc.PostJsonAsync("/modalities/MEDVISION/store", System.Text.Json.JsonSerializer.Serialize(new { Resources = ids, Synchronous = true }));
         Assert.Equal(Files.Length, result.GetProperty("InstancesCount").GetInt32());
         Assert.Equal(0, result.GetProperty("FailedInstancesCount").GetInt32());
-        var missing = Files.Where(f => !_received.Instances.ContainsKey(DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, f)).Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID)!));
+        var missing = Files.Where(f => !_received.Received.ContainsKey(DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, f)).Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID)!));
         Assert.Empty(missing);
-    }
-
-    private sealed class ReceivingStore : ICStoreHandler
-    {
-        public ConcurrentDictionary<string, (byte[] Bytes, DicomTransferSyntax Syntax)> Instances { get; } = new();
-
-        public ValueTask<ICStoreTarget> BeginStoreAsync(CStoreRequest request, CancellationToken cancellationToken) =>
-            ValueTask.FromResult<ICStoreTarget>(new Target(this, request));
-
-        private sealed class Target(ReceivingStore owner, CStoreRequest request) : ICStoreTarget
-        {
-            private readonly MemoryStream _bytes = new();
-
-            public ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken)
-            {
-                _bytes.Write(fragment.Span);
-                return ValueTask.CompletedTask;
-            }
-
-            public ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
-            {
-                owner.Instances[request.SopInstanceUid] = (_bytes.ToArray(), request.TransferSyntax);
-                return ValueTask.FromResult(DicomStatus.Success);
-            }
-
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
     }
 }

@@ -191,31 +191,4 @@ public sealed class ScpTests : IAsyncLifetime
         Assert.True((await client.StoreAsync(file, CancellationToken.None)).IsSuccess);
         await client.ReleaseAsync(CancellationToken.None);
     }
-
-    private sealed class MemoryStoreHandler : ICStoreHandler
-    {
-        public ConcurrentDictionary<string, (byte[] Bytes, DicomTransferSyntax Syntax)> Received { get; } = new();
-
-        public ValueTask<ICStoreTarget> BeginStoreAsync(CStoreRequest request, CancellationToken cancellationToken) =>
-            ValueTask.FromResult<ICStoreTarget>(new Target(this, request));
-
-        private sealed class Target(MemoryStoreHandler owner, CStoreRequest request) : ICStoreTarget
-        {
-            private readonly MemoryStream _bytes = new();
-
-            public ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken)
-            {
-                _bytes.Write(fragment.Span);
-                return ValueTask.CompletedTask;
-            }
-
-            public ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
-            {
-                owner.Received[request.SopInstanceUid] = (_bytes.ToArray(), request.TransferSyntax);
-                return ValueTask.FromResult(DicomStatus.Success);
-            }
-
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
-    }
 }

@@ -166,6 +166,15 @@ public sealed class DicomClient : IAsyncDisposable
         throw new InvalidOperationException($"No accepted presentation context for {abstractSyntax}.");
     }
 
+    /// <summary>A command and its data set, the data set encoded in the context's accepted syntax.</summary>
+    private async Task SendRequestAsync(byte context, DicomDataset command, DicomDataset dataset, CancellationToken cancellationToken)
+    {
+        var body = new MemoryStream();
+        DicomWriter.WriteDataset(body, dataset, _accepted[context].Syntax);
+        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
+        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task SendAsync(byte context, ReadOnlyMemory<byte> data, bool isCommand, CancellationToken cancellationToken)
     {
         var max = _peerMaxPdu == 0 ? 1 << 20 : (int)Math.Max(_peerMaxPdu - 6, 1);
@@ -247,10 +256,7 @@ public sealed class DicomClient : IAsyncDisposable
             .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000)
             .AddOrUpdate(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, sopInstanceUid)
             .AddOrUpdate(DicomTags.EventTypeID, DicomVR.US, eventTypeId);
-        var body = new MemoryStream();
-        DicomWriter.WriteDataset(body, eventInformation, _accepted[context].Syntax);
-        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
-        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        await SendRequestAsync(context, command, eventInformation, cancellationToken).ConfigureAwait(false);
         return await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -265,10 +271,7 @@ public sealed class DicomClient : IAsyncDisposable
             .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000)
             .AddOrUpdate(DicomTags.RequestedSOPInstanceUID, DicomVR.UI, sopInstanceUid)
             .AddOrUpdate(DicomTags.ActionTypeID, DicomVR.US, actionTypeId);
-        var body = new MemoryStream();
-        DicomWriter.WriteDataset(body, actionInformation, _accepted[context].Syntax);
-        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
-        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        await SendRequestAsync(context, command, actionInformation, cancellationToken).ConfigureAwait(false);
         return await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -286,10 +289,7 @@ public sealed class DicomClient : IAsyncDisposable
             .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
             .AddOrUpdate(DicomTags.Priority, DicomVR.US, (ushort)0)
             .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000);
-        var body = new MemoryStream();
-        DicomWriter.WriteDataset(body, identifier, syntax);
-        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
-        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        await SendRequestAsync(context, command, identifier, cancellationToken).ConfigureAwait(false);
         var matches = new List<DicomDataset>();
         while (true)
         {
@@ -314,7 +314,6 @@ public sealed class DicomClient : IAsyncDisposable
     public async Task<MoveResult> MoveAsync(string informationModelUid, string destinationAeTitle, DicomDataset identifier, CancellationToken cancellationToken)
     {
         var context = FindContext(informationModelUid);
-        var syntax = _accepted[context].Syntax;
         var command = new DicomDataset()
             .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, informationModelUid)
             .AddOrUpdate(DicomTags.CommandField, DicomVR.US, (ushort)0x0021)
@@ -322,10 +321,7 @@ public sealed class DicomClient : IAsyncDisposable
             .AddOrUpdate(DicomTags.MoveDestination, DicomVR.AE, destinationAeTitle)
             .AddOrUpdate(DicomTags.Priority, DicomVR.US, (ushort)0)
             .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000);
-        var body = new MemoryStream();
-        DicomWriter.WriteDataset(body, identifier, syntax);
-        await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
-        await SendAsync(context, body.ToArray(), isCommand: false, cancellationToken).ConfigureAwait(false);
+        await SendRequestAsync(context, command, identifier, cancellationToken).ConfigureAwait(false);
         while (true)
         {
             var (response, _) = await ReadMessageAsync(cancellationToken).ConfigureAwait(false);
