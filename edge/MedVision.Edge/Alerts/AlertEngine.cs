@@ -1,31 +1,11 @@
-using System.Threading.Channels;
 using MedVision.Edge.Alerts.Beacon;
 using MedVision.Edge.Alerts.Paging;
 using Microsoft.Extensions.Options;
 
 namespace MedVision.Edge.Alerts;
 
-/// <summary>Wakes the alert engine when an alert is raised or closed; one pending wake-up covers any number.</summary>
-public sealed class AlertSignal
-{
-    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-
-    public void Notify() => _channel.Writer.TryWrite(true);
-
-    public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(timeout);
-        try
-        {
-            await _channel.Reader.ReadAsync(timer.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Timed out: time for the next escalation check.
-        }
-    }
-}
+/// <summary>Wakes the alert engine when an alert is raised or closed; it also wakes for each escalation check.</summary>
+public sealed class AlertSignal : WakeSignal;
 
 /// <summary>What the engine saw on its last pass, for <c>/healthz</c>.</summary>
 public sealed class AlertStatus

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using MedVision.Dicom;
 using MedVision.Dicom.Network;
 using MedVision.Edge.Api;
@@ -19,7 +18,7 @@ public sealed partial class StorageCommitmentService(
     ILogger<StorageCommitmentService> logger) : BackgroundService, IStorageCommitmentHandler, IHealthContributor
 {
     private const int MaxAttempts = 10;
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wake = new();
     private IReadOnlyDictionary<string, long> _counts = new Dictionary<string, long>();
 
     public string Name => "storageCommitment";
@@ -32,7 +31,7 @@ public sealed partial class StorageCommitmentService(
     {
         await store.AddAsync(transactionUid, association.CallingAeTitle, references, cancellationToken).ConfigureAwait(false);
         LogRequested(transactionUid, association.CallingAeTitle, references.Count);
-        _wake.Writer.TryWrite(true);
+        _wake.Notify();
         return DicomStatus.Success;
     }
 
@@ -52,15 +51,7 @@ public sealed partial class StorageCommitmentService(
             {
                 LogLoopFailed(ex);
             }
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            poll.CancelAfter(TimeSpan.FromSeconds(1));
-            try
-            {
-                await _wake.Reader.ReadAsync(poll.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-            {
-            }
+            await _wake.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
         }
     }
 
