@@ -24,9 +24,6 @@ internal static partial class AlertLog
     [LoggerMessage(EventId = 4006, Level = LogLevel.Error, Message = "Alert engine pass failed; retrying")]
     public static partial void EngineFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 4007, Level = LogLevel.Warning, Message = "Alert database busy; retry {Attempt}")]
-    public static partial void DatabaseBusy(ILogger logger, int attempt, Exception? exception);
-
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, Message = "Cannot read the study priority of {SopInstanceUid}: {Reason}")]
     public static partial void PriorityUnreadable(ILogger logger, string sopInstanceUid, string reason);
 

@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using MedVision.Edge.Storage;
 using Microsoft.Data.Sqlite;
-using Polly;
-using Polly.Retry;
 
 namespace MedVision.Edge.Alerts;
 
@@ -28,26 +26,12 @@ public sealed class AlertStore
         """;
 
     private readonly EdgeDatabase _database;
-    private readonly ResiliencePipeline _pipeline;
+    private readonly SqliteTransactions _transactions;
 
     public AlertStore(EdgeDatabase database, ILogger<AlertStore> logger, TimeProvider timeProvider)
     {
         _database = database;
-        _pipeline = new ResiliencePipelineBuilder { TimeProvider = timeProvider }
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = new PredicateBuilder().Handle<SqliteException>(e => e.SqliteErrorCode is 5 or 6),
-                MaxRetryAttempts = 3,
-                Delay = TimeSpan.FromMilliseconds(50),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                OnRetry = args =>
-                {
-                    AlertLog.DatabaseBusy(logger, args.AttemptNumber + 1, args.Outcome.Exception);
-                    return default;
-                },
-            })
-            .Build();
+        _transactions = SqliteTransactions.Create(database, retries: 3, logger, timeProvider);
     }
 
     /// <summary>
@@ -518,31 +502,14 @@ public sealed class AlertStore
         return deliveries;
     }
 
-    private async Task<T> WriteAsync<T>(
-        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        await _pipeline.ExecuteAsync(async ct =>
-        {
-            await using var connection = await _database.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            var result = await work(connection, transaction, ct).ConfigureAwait(false);
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return result;
-        }, cancellationToken).ConfigureAwait(false);
+    private Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        _transactions.WriteAsync(work, cancellationToken);
 
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        await _pipeline.ExecuteAsync(async ct =>
-        {
-            await using var connection = await _database.OpenConnectionAsync(ct).ConfigureAwait(false);
-            return await work(connection, ct).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+    private Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        _transactions.ReadAsync(work, cancellationToken);
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql) =>
+        SqliteTransactions.Command(connection, transaction, sql);
 
     private static object Db(string? value) => value is null ? DBNull.Value : value;
 

@@ -1,8 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Polly;
-using Polly.Retry;
 
 namespace MedVision.Edge.Storage;
 
@@ -17,7 +15,7 @@ public sealed class SqliteStudyStore : IStudyStore
     private readonly EdgeDatabase _database;
     private readonly ILogger<SqliteStudyStore> _logger;
     private readonly TimeProvider _timeProvider;
-    private readonly ResiliencePipeline _pipeline;
+    private readonly SqliteTransactions _transactions;
 
     public SqliteStudyStore(
         EdgeDatabase database,
@@ -28,7 +26,7 @@ public sealed class SqliteStudyStore : IStudyStore
         _database = database;
         _logger = logger;
         _timeProvider = timeProvider ?? TimeProvider.System;
-        _pipeline = BuildPipeline(options.Value.TransientRetryCount, logger, _timeProvider);
+        _transactions = SqliteTransactions.Create(database, options.Value.TransientRetryCount, logger, _timeProvider);
     }
 
     public Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, CancellationToken cancellationToken)
@@ -435,55 +433,14 @@ public sealed class SqliteStudyStore : IStudyStore
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<T> WriteAsync<T>(
-        Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        await _pipeline.ExecuteAsync(async ct =>
-        {
-            await using var connection = await _database.OpenConnectionAsync(ct).ConfigureAwait(false);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            var result = await work(connection, transaction, ct).ConfigureAwait(false);
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return result;
-        }, cancellationToken).ConfigureAwait(false);
+    private Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        _transactions.WriteAsync(work, cancellationToken);
 
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        await _pipeline.ExecuteAsync(async ct =>
-        {
-            await using var connection = await _database.OpenConnectionAsync(ct).ConfigureAwait(false);
-            return await work(connection, ct).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+    private Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        _transactions.ReadAsync(work, cancellationToken);
 
-    private static ResiliencePipeline BuildPipeline(int retries, ILogger logger, TimeProvider timeProvider)
-    {
-        if (retries <= 0)
-        {
-            return ResiliencePipeline.Empty;
-        }
-        return new ResiliencePipelineBuilder { TimeProvider = timeProvider }
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = new PredicateBuilder().Handle<SqliteException>(StorageLog.IsBusy),
-                MaxRetryAttempts = retries,
-                Delay = TimeSpan.FromMilliseconds(50),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                OnRetry = args =>
-                {
-                    var code = (args.Outcome.Exception as SqliteException)?.SqliteErrorCode ?? 0;
-                    StorageLog.BusyRetry(logger, code, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, args.Outcome.Exception);
-                    return default;
-                },
-            })
-            .Build();
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql) =>
+        SqliteTransactions.Command(connection, transaction, sql);
 
     private static object Db(string? value) => value is null ? DBNull.Value : value;
 
