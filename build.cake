@@ -22,17 +22,48 @@ Task("Test")
     .Does(() =>
 {
     // Each test project runs in turn; the suite talks to real peers (dcmtk) that ./build.sh test installs.
+    var failedProjects = new List<string>();
     foreach (var project in GetFiles("./tests/**/*.Tests.csproj"))
     {
-        DotNetTest(project.FullPath, new DotNetTestSettings
+        var trx = artifacts.Combine("test-results").CombineWithFilePath($"{project.GetFilenameWithoutExtension()}.trx");
+        try
         {
-            Configuration = configuration,
-            NoBuild = true,
-            Loggers = { "console;verbosity=normal", $"trx;LogFileName={project.GetFilenameWithoutExtension()}.trx" },
-            ResultsDirectory = artifacts.Combine("test-results"),
-        });
+            DotNetTest(project.FullPath, new DotNetTestSettings
+            {
+                Configuration = configuration,
+                NoBuild = true,
+                Loggers = { "console;verbosity=normal", $"trx;LogFileName={trx.GetFilename()}" },
+                ResultsDirectory = artifacts.Combine("test-results"),
+            });
+        }
+        catch (Exception)
+        {
+            failedProjects.Add(project.GetFilenameWithoutExtension().ToString());
+            PrintFailedTests(trx);
+        }
+    }
+    if (failedProjects.Count > 0)
+    {
+        throw new Exception($"Tests failed in {string.Join(", ", failedProjects)} (details above and in {artifacts.Combine("test-results")})");
     }
 });
+
+// The console log of a long run ends far from the failing test; repeat each failure at the end where CI shows it.
+void PrintFailedTests(FilePath trx)
+{
+    if (!FileExists(trx))
+    {
+        return;
+    }
+    var document = System.Xml.Linq.XDocument.Load(trx.FullPath);
+    System.Xml.Linq.XNamespace ns = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
+    foreach (var result in document.Descendants(ns + "UnitTestResult").Where(r => (string)r.Attribute("outcome") == "Failed"))
+    {
+        var message = result.Descendants(ns + "Message").FirstOrDefault()?.Value ?? "";
+        var stack = result.Descendants(ns + "StackTrace").FirstOrDefault()?.Value ?? "";
+        Error($"FAILED {(string)result.Attribute("testName")} ({(string)result.Attribute("duration")})\n{message}\n{string.Join("\n", stack.Split('\n').Take(8))}");
+    }
+}
 
 Task("Bench")
     .IsDependentOn("Build")

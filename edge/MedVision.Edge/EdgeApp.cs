@@ -5,7 +5,6 @@ using MedVision.Edge.Ingest;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Storage;
 using Microsoft.Extensions.Options;
-using Prometheus;
 
 namespace MedVision.Edge;
 
@@ -55,9 +54,9 @@ public static class EdgeApp
 
         var app = builder.Build();
         app.MapEdgeApi();
-        // Instruments are created on first resolve; /metrics (Prometheus text format) exports every .NET meter.
+        // Instruments are created on first resolve, so create them before the first scrape.
         app.Services.GetRequiredService<IngestMetrics>();
-        app.MapMetrics("/metrics");
+        app.MapHostMetrics();
         app.MapAlertsApi();
         return app;
     }

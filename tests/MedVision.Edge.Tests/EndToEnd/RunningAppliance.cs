@@ -44,6 +44,8 @@ public sealed class RunningAppliance : IAsyncDisposable
             "--MedVision:Dicom:BindAddress=127.0.0.1",
             "--MedVision:Pipeline:PollSeconds=1",
             "--urls=http://127.0.0.1:0",
+            // Information-level logs of dozens of appliances bury the failing test's message in CI output.
+            "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];
         var app = EdgeApp.Build(args);

@@ -55,7 +55,7 @@ public sealed class WalkingSkeletonTests
         Assert.Equal("processed", study.GetProperty("status").GetString());
 
         var metrics = await appliance.Http.GetStringAsync("/metrics");
-        Assert.Contains("medvision_edge_ingest_dicom_instances_stored 1", metrics, StringComparison.Ordinal);
+        Assert.True(metrics.Contains("medvision_edge_ingest_dicom_instances_stored 1", StringComparison.Ordinal), metrics);
         Assert.Contains("medvision_edge_ingest_spool_depth 0", metrics, StringComparison.Ordinal);
 
         // The stored instance is the file dcmtk sent, durable in the spool.
