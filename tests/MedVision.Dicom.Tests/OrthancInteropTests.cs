@@ -11,6 +11,7 @@ public sealed class OrthancInteropTests : IAsyncLifetime
 {
     private const string StudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
     private const string StudyRootMove = "1.2.840.10008.5.1.4.1.2.2.2";
+    private const string StudyRootGet = "1.2.840.10008.5.1.4.1.2.2.3";
     // Distinct SOP Instance UIDs (several pydicom variants share one), uncompressed and compressed syntaxes.
     private static readonly string[] Files = ["CT_small.dcm", "MR_small_bigendian.dcm", "rtplan.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm", "SC_rgb_jpeg_dcmtk.dcm"];
 
@@ -115,6 +116,61 @@ public sealed class OrthancInteropTests : IAsyncLifetime
         Assert.True(ct.Dataset.TryGetElement(DicomTags.PixelData, out var a));
         Assert.True(dataset.TryGetElement(DicomTags.PixelData, out var b));
         Assert.True(a.Buffer.GetBytes().Span.SequenceEqual(b.Buffer.GetBytes().Span));
+    }
+
+    [Fact]
+    public async Task Get_retrieves_a_study_from_orthanc_on_the_same_association()
+    {
+        var files = new[] { "CT_small.dcm", "MR_small.dcm" };
+        foreach (var file in files)
+        {
+            await _orthanc.UploadAsync(Path.Combine(RepoPaths.PydicomTestFiles, file));
+        }
+        var ct = DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"));
+        var (storage, roles) = DicomClient.StorageContextsForGet(
+            ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"],
+            [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, DicomTransferSyntax.ImplicitVRLittleEndian.Uid]);
+        await using var client = await DicomClient.ConnectAsync("127.0.0.1", _orthanc.DicomPort, "MEDVISION", OrthancServer.AeTitle,
+            [new PresentationContextProposal(1, StudyRootGet, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]), .. storage], roles, CancellationToken.None);
+
+        var received = new List<RetrievedInstance>();
+        var result = await client.GetAsync(StudyRootGet, new DicomDataset()
+            .AddOrUpdate(DicomTags.QueryRetrieveLevel, DicomVR.CS, "STUDY")
+            .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, ct.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!),
+            (instance, _) =>
+            {
+                received.Add(instance);
+                return Task.FromResult(DicomStatus.FromCode(0x0000));
+            }, CancellationToken.None);
+        await client.ReleaseAsync(CancellationToken.None);
+
+        Assert.True(result.Status.IsSuccess, result.Status.ToString());
+        Assert.Equal(1, result.Completed);
+        Assert.Equal(0, result.Failed);
+        var instance = Assert.Single(received);
+        Assert.Equal(ct.Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID), instance.SopInstanceUid);
+        Assert.Equal(ct.Dataset.GetStringOrDefault(DicomTags.PatientName), instance.Dataset.GetStringOrDefault(DicomTags.PatientName));
+        Assert.True(ct.Dataset.TryGetElement(DicomTags.PixelData, out var a));
+        Assert.True(instance.Dataset.TryGetElement(DicomTags.PixelData, out var b));
+        Assert.True(a.Buffer.GetBytes().Span.SequenceEqual(b.Buffer.GetBytes().Span));
+    }
+
+    [Fact]
+    public async Task Get_sub_operation_refused_by_our_handler_is_reported_failed_by_orthanc()
+    {
+        await _orthanc.UploadAsync(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"));
+        var ct = DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"));
+        var (storage, roles) = DicomClient.StorageContextsForGet(["1.2.840.10008.5.1.4.1.1.2"], [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]);
+        await using var client = await DicomClient.ConnectAsync("127.0.0.1", _orthanc.DicomPort, "MEDVISION", OrthancServer.AeTitle,
+            [new PresentationContextProposal(1, StudyRootGet, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]), .. storage], roles, CancellationToken.None);
+        var result = await client.GetAsync(StudyRootGet, new DicomDataset()
+            .AddOrUpdate(DicomTags.QueryRetrieveLevel, DicomVR.CS, "STUDY")
+            .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, ct.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!),
+            (_, _) => Task.FromResult(DicomStatus.FromCode(0xA700, "out of resources")), CancellationToken.None);
+        await client.ReleaseAsync(CancellationToken.None);
+        Assert.Equal(0, result.Completed);
+        Assert.Equal(1, result.Failed);
+        Assert.False(result.Status.IsSuccess);
     }
 
     [Fact]

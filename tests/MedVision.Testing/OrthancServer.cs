@@ -48,6 +48,7 @@ public sealed class OrthancServer : IAsyncDisposable
             ["DicomAlwaysAllowEcho"] = true,
             ["DicomAlwaysAllowFind"] = true,
             ["DicomAlwaysAllowMove"] = true,
+            ["DicomAlwaysAllowGet"] = true,
             ["UnknownSopClassAccepted"] = true,
             ["DicomModalities"] = (modalities ?? new Dictionary<string, int>()).ToDictionary(m => m.Key, m => new object[] { m.Key, "127.0.0.1", m.Value }),
             ["Plugins"] = Array.Empty<string>(),

@@ -6,6 +6,9 @@ namespace MedVision.Dicom.Network;
 
 public sealed record MoveResult(DicomStatus Status, int Completed, int Failed, int Warnings);
 
+/// <summary>An instance received as a C-GET sub-operation: its data set decoded from the accepted transfer syntax.</summary>
+public sealed record RetrievedInstance(string SopClassUid, string SopInstanceUid, DicomTransferSyntax TransferSyntax, DicomDataset Dataset);
+
 /// <summary>Thrown when the peer answers A-ASSOCIATE-RQ with A-ASSOCIATE-RJ.</summary>
 public sealed class DicomAssociationRejectedException(byte result, byte source, byte reason)
     : Exception($"Association rejected (result {result}, source {source}, reason {reason}).")
@@ -37,16 +40,22 @@ public sealed class DicomClient : IAsyncDisposable
 
     public IReadOnlyDictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> AcceptedContexts => _accepted;
 
+    public static Task<DicomClient> ConnectAsync(
+        string host, int port, string callingAe, string calledAe,
+        IReadOnlyList<PresentationContextProposal> contexts, CancellationToken cancellationToken, uint maxPduLength = 116_794) =>
+        ConnectAsync(host, port, callingAe, calledAe, contexts, [], cancellationToken, maxPduLength);
+
+    /// <summary>Connects proposing <paramref name="roles"/> too (e.g. the SCP role for storage classes a C-GET will bring back).</summary>
     public static async Task<DicomClient> ConnectAsync(
         string host, int port, string callingAe, string calledAe,
-        IReadOnlyList<PresentationContextProposal> contexts, CancellationToken cancellationToken, uint maxPduLength = 116_794)
+        IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, CancellationToken cancellationToken, uint maxPduLength = 116_794)
     {
         var tcp = new TcpClient { NoDelay = true };
         try
         {
             await tcp.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
             var stream = tcp.GetStream();
-            await stream.WriteAsync(PduCodec.EncodeAssociateRequest(calledAe, callingAe, contexts, maxPduLength), cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(PduCodec.EncodeAssociateRequest(calledAe, callingAe, contexts, maxPduLength, roles), cancellationToken).ConfigureAwait(false);
             var pdu = await ReadPduAsync(stream, cancellationToken).ConfigureAwait(false);
             if (pdu.Type == PduType.AssociateReject)
             {
@@ -206,6 +215,13 @@ public sealed class DicomClient : IAsyncDisposable
     /// <summary>Reads one DIMSE message: its command and, when the command announces one, its data set bytes.</summary>
     private async Task<(DicomDataset Command, byte[]? DataSet)> ReadMessageAsync(CancellationToken cancellationToken)
     {
+        var (command, dataset, _) = await ReadMessageOnContextAsync(cancellationToken).ConfigureAwait(false);
+        return (command, dataset);
+    }
+
+    /// <summary>As <see cref="ReadMessageAsync"/>, with the presentation context the command arrived on.</summary>
+    private async Task<(DicomDataset Command, byte[]? DataSet, byte Context)> ReadMessageOnContextAsync(CancellationToken cancellationToken)
+    {
         var command = new MemoryStream();
         MemoryStream? dataset = null;
         DicomDataset? parsedCommand = null;
@@ -224,6 +240,7 @@ public sealed class DicomClient : IAsyncDisposable
             while (pos < pdu.Body.Length)
             {
                 var length = (int)BinaryPrimitives.ReadUInt32BigEndian(pdu.Body.AsSpan(pos));
+                var context = pdu.Body[pos + 4];
                 var control = pdu.Body[pos + 5];
                 var isCommand = (control & 1) == 1;
                 var isLast = (control & 2) == 2;
@@ -234,12 +251,12 @@ public sealed class DicomClient : IAsyncDisposable
                     parsedCommand = DimseCommand.Parse(command.ToArray());
                     if (parsedCommand.GetIntOrDefault(DicomTags.CommandDataSetType, DimseCommand.NoDataSet) == DimseCommand.NoDataSet)
                     {
-                        return (parsedCommand, null);
+                        return (parsedCommand, null, context);
                     }
                 }
                 else if (!isCommand && isLast && parsedCommand is not null)
                 {
-                    return (parsedCommand, dataset!.ToArray());
+                    return (parsedCommand, dataset!.ToArray(), context);
                 }
             }
         }
@@ -336,6 +353,91 @@ public sealed class DicomClient : IAsyncDisposable
                 response.GetIntOrDefault(DicomTags.NumberOfFailedSuboperations, 0),
                 response.GetIntOrDefault(DicomTags.NumberOfWarningSuboperations, 0));
         }
+    }
+
+    /// <summary>
+    /// C-GET (PS3.4 C.4.3): the peer sends the matching instances back on this association as C-STORE sub-operations, each handed
+    /// to <paramref name="onInstance"/> (whose status is the C-STORE response) before the next is accepted, so memory holds one
+    /// instance at a time. Connect with storage contexts and SCP role selection for the classes expected
+    /// (<see cref="StorageContextsForGet"/>). A sub-operation on a context this association did not accept is refused with 0x0122.
+    /// </summary>
+    public async Task<MoveResult> GetAsync(
+        string informationModelUid, DicomDataset identifier, Func<RetrievedInstance, CancellationToken, Task<DicomStatus>> onInstance, CancellationToken cancellationToken)
+    {
+        var context = FindContext(informationModelUid);
+        var command = new DicomDataset()
+            .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, informationModelUid)
+            .AddOrUpdate(DicomTags.CommandField, DicomVR.US, (ushort)0x0010)
+            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
+            .AddOrUpdate(DicomTags.Priority, DicomVR.US, (ushort)0)
+            .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000);
+        await SendRequestAsync(context, command, identifier, cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            var (message, data, messageContext) = await ReadMessageOnContextAsync(cancellationToken).ConfigureAwait(false);
+            if (message.GetIntOrDefault(DicomTags.CommandField, 0) == DimseCommand.CStoreRequest)
+            {
+                var status = await ReceiveSubOperationAsync(message, data, messageContext, onInstance, cancellationToken).ConfigureAwait(false);
+                var response = new DicomDataset()
+                    .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, message.GetStringOrDefault(DicomTags.AffectedSOPClassUID) ?? string.Empty)
+                    .AddOrUpdate(DicomTags.CommandField, DicomVR.US, (ushort)0x8001)
+                    .AddOrUpdate(DicomTags.MessageIDBeingRespondedTo, DicomVR.US, (ushort)message.GetIntOrDefault(DicomTags.MessageID, 0))
+                    .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, DimseCommand.NoDataSet)
+                    .AddOrUpdate(DicomTags.Status, DicomVR.US, status.Code)
+                    .AddOrUpdate(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, message.GetStringOrDefault(DicomTags.AffectedSOPInstanceUID) ?? string.Empty);
+                await SendAsync(messageContext, DimseCommand.Encode(response), isCommand: true, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            var final = StatusOf(message);
+            if (final.Code is 0xFF00)
+            {
+                continue;
+            }
+            return new MoveResult(
+                final,
+                message.GetIntOrDefault(DicomTags.NumberOfCompletedSuboperations, 0),
+                message.GetIntOrDefault(DicomTags.NumberOfFailedSuboperations, 0),
+                message.GetIntOrDefault(DicomTags.NumberOfWarningSuboperations, 0));
+        }
+    }
+
+    private async Task<DicomStatus> ReceiveSubOperationAsync(
+        DicomDataset command, byte[]? data, byte context, Func<RetrievedInstance, CancellationToken, Task<DicomStatus>> onInstance, CancellationToken cancellationToken)
+    {
+        if (!_accepted.TryGetValue(context, out var accepted) || data is null)
+        {
+            return DicomStatus.FromCode(0x0122, "SOP class not supported on this presentation context");
+        }
+        var sopClass = command.GetStringOrDefault(DicomTags.AffectedSOPClassUID) ?? accepted.AbstractSyntax;
+        var sopInstance = command.GetStringOrDefault(DicomTags.AffectedSOPInstanceUID) ?? string.Empty;
+        try
+        {
+            var dataset = DicomReader.ReadDataset(new MemoryStream(data), accepted.Syntax);
+            return await onInstance(new RetrievedInstance(sopClass, sopInstance, accepted.Syntax, dataset), cancellationToken).ConfigureAwait(false);
+        }
+        catch (DicomFormatException ex)
+        {
+            return DicomStatus.FromCode(0xC000, $"Cannot understand the data set: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Storage presentation contexts (ids from <paramref name="firstId"/>, odd) and SCP role selections for the SOP classes a C-GET
+    /// should bring back, offering the given transfer syntaxes (most preferred first).
+    /// </summary>
+    public static (IReadOnlyList<PresentationContextProposal> Contexts, IReadOnlyList<RoleSelection> Roles) StorageContextsForGet(
+        IEnumerable<string> sopClassUids, IReadOnlyList<string> transferSyntaxes, byte firstId = 3)
+    {
+        var contexts = new List<PresentationContextProposal>();
+        var roles = new List<RoleSelection>();
+        var id = firstId;
+        foreach (var sopClass in sopClassUids.Distinct(StringComparer.Ordinal))
+        {
+            contexts.Add(new PresentationContextProposal(id, sopClass, transferSyntaxes));
+            roles.Add(new RoleSelection(sopClass, ScuRole: false, ScpRole: true));
+            id = id <= 253 ? (byte)(id + 2) : throw new ArgumentException("More storage classes than presentation context ids (128).", nameof(sopClassUids));
+        }
+        return (contexts, roles);
     }
 
     private static async Task<RawPdu> ReadPduAsync(NetworkStream stream, CancellationToken cancellationToken)

@@ -178,20 +178,21 @@ public static class PduCodec
         WriteItem(user, 0x52, Encoding.ASCII.GetBytes(DicomFile.ImplementationClassUid));
         foreach (var role in roles)
         {
-            var r = new MemoryStream();
-            var uid = Encoding.ASCII.GetBytes(role.SopClassUid);
-            WriteUInt16(r, (ushort)uid.Length);
-            r.Write(uid);
-            r.WriteByte(role.ScuRole ? (byte)1 : (byte)0);
-            r.WriteByte(role.ScpRole ? (byte)1 : (byte)0);
-            WriteItem(user, 0x54, r.ToArray());
+            WriteItem(user, 0x54, EncodeRole(role));
         }
         WriteItem(user, 0x55, Encoding.ASCII.GetBytes(DicomFile.ImplementationVersionName));
         WriteItem(body, 0x50, user.ToArray());
         return Frame(PduType.AssociateAccept, body.ToArray());
     }
 
-    public static byte[] EncodeAssociateRequest(string calledAe, string callingAe, IReadOnlyList<PresentationContextProposal> contexts, uint maxPduLength)
+    public static byte[] EncodeAssociateRequest(string calledAe, string callingAe, IReadOnlyList<PresentationContextProposal> contexts, uint maxPduLength) =>
+        EncodeAssociateRequest(calledAe, callingAe, contexts, maxPduLength, []);
+
+    /// <summary>
+    /// A-ASSOCIATE-RQ with SCP/SCU Role Selection sub-items (PS3.7 D.3.3.4): a C-GET SCU proposes the SCP role for the storage
+    /// SOP classes it wants to receive on the same association.
+    /// </summary>
+    public static byte[] EncodeAssociateRequest(string calledAe, string callingAe, IReadOnlyList<PresentationContextProposal> contexts, uint maxPduLength, IReadOnlyList<RoleSelection> roles)
     {
         var body = new MemoryStream();
         WriteUInt16(body, 1);
@@ -217,19 +218,42 @@ public static class PduCodec
         BinaryPrimitives.WriteUInt32BigEndian(max, maxPduLength);
         WriteItem(user, 0x51, max);
         WriteItem(user, 0x52, Encoding.ASCII.GetBytes(DicomFile.ImplementationClassUid));
+        foreach (var role in roles)
+        {
+            WriteItem(user, 0x54, EncodeRole(role));
+        }
         WriteItem(user, 0x55, Encoding.ASCII.GetBytes(DicomFile.ImplementationVersionName));
         WriteItem(body, 0x50, user.ToArray());
         return Frame(PduType.AssociateRequest, body.ToArray());
     }
 
+    private static byte[] EncodeRole(RoleSelection role)
+    {
+        var r = new MemoryStream();
+        var uid = Encoding.ASCII.GetBytes(role.SopClassUid);
+        WriteUInt16(r, (ushort)uid.Length);
+        r.Write(uid);
+        r.WriteByte(role.ScuRole ? (byte)1 : (byte)0);
+        r.WriteByte(role.ScpRole ? (byte)1 : (byte)0);
+        return r.ToArray();
+    }
+
     /// <summary>Reads the presentation context answers and the acceptor's max PDU from an A-ASSOCIATE-AC.</summary>
     public static (IReadOnlyList<PresentationContextAnswer> Answers, uint MaxPduLength) ParseAssociateAccept(byte[] body)
+    {
+        var (answers, maxPdu, _) = ParseAssociateAcceptWithRoles(body);
+        return (answers, maxPdu);
+    }
+
+    /// <summary>As <see cref="ParseAssociateAccept"/>, plus the role selections the acceptor answered.</summary>
+    public static (IReadOnlyList<PresentationContextAnswer> Answers, uint MaxPduLength, IReadOnlyList<RoleSelection> Roles) ParseAssociateAcceptWithRoles(byte[] body)
     {
         if (body.Length < 68)
         {
             throw new DicomFormatException($"A-ASSOCIATE-AC too short ({body.Length} bytes).");
         }
         var answers = new List<PresentationContextAnswer>();
+        var roles = new List<RoleSelection>();
         uint maxPdu = 0;
         var pos = 68;
         while (pos < body.Length)
@@ -262,10 +286,18 @@ public static class PduCodec
                     {
                         maxPdu = BinaryPrimitives.ReadUInt32BigEndian(value);
                     }
+                    else if (subType == 0x54 && value.Length >= 4)
+                    {
+                        var uidLength = BinaryPrimitives.ReadUInt16BigEndian(value);
+                        if (2 + uidLength + 2 <= value.Length)
+                        {
+                            roles.Add(new RoleSelection(Uid(value.AsSpan(2, uidLength).ToArray()), value[2 + uidLength] == 1, value[3 + uidLength] == 1));
+                        }
+                    }
                 }
             }
         }
-        return (answers, maxPdu);
+        return (answers, maxPdu, roles);
     }
 
     /// <summary>A-ASSOCIATE-RJ: result 1 permanent / 2 transient; source 1 user, 2 ACSE, 3 presentation (PS3.8 9.3.4).</summary>
