@@ -9,7 +9,7 @@ namespace MedVision.Testing;
 /// </summary>
 public static class ChestXrayDicom
 {
-    public static (string Path, string StudyUid, string SopInstanceUid) Create(string folder, byte[] image28, int scale = 10, string modality = "CR", string? studyUid = null, string patientId = "MV-TEST-0001")
+    public static (string Path, string StudyUid, string SopInstanceUid) Create(string folder, byte[] image28, int scale = 10, string modality = "CR", string? studyUid = null, string patientId = "MV-TEST-0001", DateTime? studyDate = null)
     {
         const int source = 28;
         var size = source * scale;
@@ -26,7 +26,7 @@ public static class ChestXrayDicom
         }
         studyUid ??= NewUid();
         var sopInstance = NewUid();
-        var now = DateTime.UtcNow;
+        var now = studyDate ?? DateTime.UtcNow;
         var dataset = new DicomDataset()
             .AddOrUpdate(DicomTags.SpecificCharacterSet, DicomVR.CS, "ISO_IR 100")
             .AddOrUpdate(DicomTags.ImageType, DicomVR.CS, "ORIGINAL\\PRIMARY")

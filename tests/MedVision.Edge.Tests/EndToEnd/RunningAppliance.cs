@@ -29,6 +29,8 @@ public sealed class RunningAppliance : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public int DicomPort => _app.Services.GetRequiredService<DicomListenerService>().BoundPort;
 
     public string DicomPortText => DicomPort.ToString(CultureInfo.InvariantCulture);
