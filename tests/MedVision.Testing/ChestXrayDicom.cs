@@ -9,7 +9,7 @@ namespace MedVision.Testing;
 /// </summary>
 public static class ChestXrayDicom
 {
-    public static (string Path, string StudyUid, string SopInstanceUid) Create(string folder, byte[] image28, int scale = 10, string modality = "CR", string? studyUid = null, string patientId = "MV-TEST-0001", DateTime? studyDate = null)
+    public static (string Path, string StudyUid, string SopInstanceUid) Create(string folder, byte[] image28, int scale = 10, string modality = "CR", string? studyUid = null, string patientId = "MV-TEST-0001", DateTime? studyDate = null, string bodyPart = "CHEST", string view = "PA", string sopClassUid = "1.2.840.10008.5.1.4.1.1.1")
     {
         const int source = 28;
         var size = source * scale;
@@ -30,7 +30,7 @@ public static class ChestXrayDicom
         var dataset = new DicomDataset()
             .AddOrUpdate(DicomTags.SpecificCharacterSet, DicomVR.CS, "ISO_IR 100")
             .AddOrUpdate(DicomTags.ImageType, DicomVR.CS, "ORIGINAL\\PRIMARY")
-            .AddOrUpdate(DicomTags.SOPClassUID, DicomVR.UI, "1.2.840.10008.5.1.4.1.1.1")
+            .AddOrUpdate(DicomTags.SOPClassUID, DicomVR.UI, sopClassUid)
             .AddOrUpdate(DicomTags.SOPInstanceUID, DicomVR.UI, sopInstance)
             .AddOrUpdate(DicomTags.StudyDate, DicomVR.DA, now.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture))
             .AddOrUpdate(DicomTags.StudyTime, DicomVR.TM, now.ToString("HHmmss", System.Globalization.CultureInfo.InvariantCulture))
@@ -38,8 +38,8 @@ public static class ChestXrayDicom
             .AddOrUpdate(DicomTags.Modality, DicomVR.CS, modality)
             .AddOrUpdate(DicomTags.PatientName, DicomVR.PN, "TEST^PNEUMONIA")
             .AddOrUpdate(DicomTags.PatientID, DicomVR.LO, patientId)
-            .AddOrUpdate(DicomTags.BodyPartExamined, DicomVR.CS, "CHEST")
-            .AddOrUpdate(DicomTags.ViewPosition, DicomVR.CS, "PA")
+            .AddOrUpdate(DicomTags.BodyPartExamined, DicomVR.CS, bodyPart)
+            .AddOrUpdate(DicomTags.ViewPosition, DicomVR.CS, view)
             .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, studyUid)
             .AddOrUpdate(DicomTags.SeriesInstanceUID, DicomVR.UI, NewUid())
             .AddOrUpdate(DicomTags.SeriesNumber, DicomVR.IS, "1")

@@ -46,6 +46,12 @@ public sealed class InferenceOptions
     public Dictionary<string, Dictionary<string, double>> ThresholdOverrides { get; set; } =
         new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Site routing overrides keyed by model id (<c>MedVision:Inference:Routing:cxr-pneumonia:BodyParts:0=CHEST</c>,
+    /// <c>…:Enabled=false</c>): lists set here replace the package's applies_to lists. See <see cref="ModelRouter"/>.
+    /// </summary>
+    public Dictionary<string, ModelRoutingOverride> Routing { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>The configured override for a model's label, if any.</summary>
     public double? ThresholdOverrideFor(string modelId, string label)
     {

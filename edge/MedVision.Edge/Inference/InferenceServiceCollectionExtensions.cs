@@ -28,6 +28,7 @@ public static class InferenceServiceCollectionExtensions
         services.TryAddSingleton<Preprocessor>();
         services.TryAddSingleton<ModelPackageLoader>();
         services.TryAddSingleton<ModelRegistry>();
+        services.TryAddSingleton<ModelRouter>();
         services.AddHostedService<ModelLoaderService>();
         services.AddHostedService<ModelWatcherService>();
         return services;

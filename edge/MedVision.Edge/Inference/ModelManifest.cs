@@ -204,7 +204,18 @@ public sealed partial record ModelManifest(
     private static partial Regex Sha256Pattern();
 }
 
-public sealed record AppliesToSpec(IReadOnlyList<string> Modalities);
+/// <summary>
+/// Which instances a model is offered (applies_to). Every list but <see cref="Modalities"/> is optional; an empty or absent list
+/// accepts anything. See <see cref="ModelRouter"/> for how an instance is matched.
+/// </summary>
+public sealed record AppliesToSpec(
+    IReadOnlyList<string> Modalities,
+    IReadOnlyList<string>? BodyParts = null,
+    IReadOnlyList<string>? SopClasses = null,
+    IReadOnlyList<string>? Views = null,
+    IReadOnlyList<string>? PhotometricInterpretations = null,
+    int? MinRows = null,
+    int? MinColumns = null);
 
 public sealed record InputSpec(string Name, IReadOnlyList<long> Shape, string Dtype, string Layout);
 

@@ -6,7 +6,7 @@ using MedVision.Edge.Storage;
 namespace MedVision.Edge.Pipeline;
 
 /// <summary>Runs every model that applies to one spooled instance and turns its outputs into findings.</summary>
-public sealed class InstanceProcessor(ModelRegistry registry, TimeProvider clock)
+public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRouter router, TimeProvider clock, ILogger<InstanceProcessor> logger)
 {
     /// <summary>The findings, or null when no model applies to the instance (it is then marked skipped).</summary>
     public Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
@@ -14,13 +14,33 @@ public sealed class InstanceProcessor(ModelRegistry registry, TimeProvider clock
         // The lease pins one model generation: a hot swap during this instance neither mixes versions nor
         // disposes a session that is still running.
         using var lease = registry.Acquire();
-        var models = lease.ModelsFor(instance.Modality).ToList();
-        if (models.Count == 0)
+        // Modality first, before the file is opened: most instances a model does not take stop here.
+        var candidates = lease.Models.Where(m => router.MayApply(m, instance.Modality)).ToList();
+        if (candidates.Count == 0)
         {
             return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
         }
         cancellationToken.ThrowIfCancellationRequested();
-        var image = LoadImage(instance.SpoolPath);
+        var file = DicomFile.Open(instance.SpoolPath);
+        var attributes = InstanceAttributes.From(file.Dataset, instance.Modality);
+        var models = new List<LoadedModel>();
+        foreach (var model in candidates)
+        {
+            var decision = router.Decide(model, attributes);
+            if (decision.Applies)
+            {
+                models.Add(model);
+            }
+            else
+            {
+                LogNotRouted(instance.SopInstanceUid, decision.Reason!);
+            }
+        }
+        if (models.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
+        }
+        var image = LoadImage(file);
         var findings = new List<FindingRecord>();
         foreach (var model in models)
         {
@@ -46,4 +66,7 @@ public sealed class InstanceProcessor(ModelRegistry registry, TimeProvider clock
         var frame = DicomPixelData.From(file).GetModalityFrame(0);
         return new GrayscaleImage(frame.Width, frame.Height, frame.Values, frame.IsMonochrome1);
     }
+
+    [LoggerMessage(EventId = 1320, Level = LogLevel.Information, Message = "Instance {SopInstanceUid} not offered to a model: {Reason}")]
+    private partial void LogNotRouted(string sopInstanceUid, string reason);
 }

@@ -21,7 +21,7 @@ public sealed record PriorResults(int InstancesRetrieved, int InstancesAssessed,
 /// Finds a patient's most recent earlier study in the PACS (Study Root C-FIND) and brings it back with C-GET on the same
 /// association, running the current models on each instance as it arrives; nothing of the prior is written to disk.
 /// </summary>
-public sealed class PacsPriorRetriever(IOptions<PriorOptions> options, IOptions<DicomOptions> dicom, ModelRegistry registry)
+public sealed class PacsPriorRetriever(IOptions<PriorOptions> options, IOptions<DicomOptions> dicom, ModelRegistry registry, ModelRouter router)
 {
     public const string StudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
     public const string StudyRootGet = "1.2.840.10008.5.1.4.1.2.2.3";
@@ -111,7 +111,9 @@ public sealed class PacsPriorRetriever(IOptions<PriorOptions> options, IOptions<
                 {
                     return Task.FromResult(DicomStatus.Success);
                 }
-                var models = lease.ModelsFor(instance.Dataset.GetStringOrDefault(DicomTags.Modality)).ToList();
+                // The prior is offered to the models the site's routing would offer it to as a new instance.
+                var attributes = InstanceAttributes.From(instance.Dataset, null);
+                var models = lease.Models.Where(m => router.Decide(m, attributes).Applies).ToList();
                 if (models.Count == 0)
                 {
                     return Task.FromResult(DicomStatus.Success);
