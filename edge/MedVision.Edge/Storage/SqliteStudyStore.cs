@@ -230,7 +230,7 @@ public sealed class SqliteStudyStore : IStudyStore
             }
             await RecomputeStudyStatusAsync(connection, transaction, instance.StudyUid, ct).ConfigureAwait(false);
             return true;
-        }, cancellationToken);
+        }, cancellationToken, syncToDisk: false);
     }
 
     private static async Task InsertFindingsAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<FindingRecord> findings, CancellationToken ct)
@@ -433,8 +433,8 @@ public sealed class SqliteStudyStore : IStudyStore
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        _transactions.WriteAsync(work, cancellationToken);
+    private Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool syncToDisk = true) =>
+        _transactions.WriteAsync(work, cancellationToken, syncToDisk);
 
     private Task<T> ReadAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
         _transactions.ReadAsync(work, cancellationToken);

@@ -13,10 +13,21 @@ internal sealed class SqliteTransactions(EdgeDatabase database, ResiliencePipeli
     public static SqliteTransactions Create(EdgeDatabase database, int retries, ILogger logger, TimeProvider timeProvider) =>
         new(database, BuildBusyRetry(retries, logger, timeProvider));
 
-    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+    /// <param name="syncToDisk">
+    /// False for work that can be recomputed from what is already durable (findings of a spooled instance): the commit then skips
+    /// the WAL fsync (synchronous=NORMAL). After a power cut such a commit may be lost but never half-applied, and the next durable
+    /// commit on any connection flushes it with everything before it.
+    /// </param>
+    public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool syncToDisk = true) =>
         await pipeline.ExecuteAsync(async ct =>
         {
             await using var connection = await database.OpenConnectionAsync(ct).ConfigureAwait(false);
+            if (!syncToDisk)
+            {
+                // Per connection, and OpenConnectionAsync sets FULL again on the next use of this pooled connection.
+                await using var relax = Command(connection, null, "PRAGMA synchronous=NORMAL;");
+                await relax.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
             await using var transaction = connection.BeginTransaction(deferred: false);
             var result = await work(connection, transaction, ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
