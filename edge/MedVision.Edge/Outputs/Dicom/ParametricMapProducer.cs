@@ -11,6 +11,9 @@ public sealed class ParametricMapProducer(OutputObjectContext context, ILogger<P
 {
     public bool IsEnabled => true;
 
+    /// <summary>Image Type and Frame Type: derived primary; flavour HEATMAP (a defined term may be extended); no derived contrast.</summary>
+    private const string FrameType = @"DERIVED\PRIMARY\HEATMAP\NONE";
+
     private static readonly Code HeatmapQuantity = new("HEATMAP", SrCodes.LocalScheme, "AI class activation heat map");
     private static readonly Code UnitlessUnit = new("1", "UCUM", "no units");
     private static readonly Code Quantity = new("246205007", "SCT", "Quantity");
@@ -49,14 +52,14 @@ public sealed class ParametricMapProducer(OutputObjectContext context, ILogger<P
         var dataset = context.NewObject(study, OutputObjectContext.ParametricMapStorage, heatmap.SopInstanceUid, "OT",
             context.ParametricMapSeriesUid(study.StudyInstanceUid), context.Options.SeriesNumber + 1, "AI heat maps (not for diagnosis)", now);
         dataset.Integer(DicomTags.InstanceNumber, instanceNumber);
-        dataset.Sequence(DicomTags.ReferencedPerformedProcedureStepSequence);
+        dataset.Sequence(DicomTags.CodingSchemeIdentificationSequence, SrCodes.LocalSchemeIdentification(context.Options.Manufacturer));
 
         // Frame of Reference: the source's, or (projection images have none) one derived from the source instance.
         dataset.Text(DicomTags.FrameOfReferenceUID, DicomVR.UI, source.FrameOfReferenceUid ?? context.FrameOfReferenceFor(source.SopInstanceUid));
         dataset.Text(DicomTags.PositionReferenceIndicator, DicomVR.LO, "");
 
         // Parametric Map Image + Image Pixel (float).
-        dataset.Text(DicomTags.ImageType, DicomVR.CS, @"DERIVED\PRIMARY");
+        dataset.Text(DicomTags.ImageType, DicomVR.CS, FrameType);
         dataset.Text(DicomTags.ContentLabel, DicomVR.CS, "HEATMAP");
         dataset.Text(DicomTags.ContentDescription, DicomVR.LO, Truncate($"AI heat map {f.ModelId} {f.ModelVersion} {finding.LabelDisplay}, not for diagnosis", 64));
         dataset.Text(DicomTags.ContentCreatorName, DicomVR.PN, "");
@@ -105,8 +108,8 @@ public sealed class ParametricMapProducer(OutputObjectContext context, ILogger<P
                 .CodeSequence(DicomTags.ConceptNameCodeSequence, Quantity)
                 .CodeSequence(DicomTags.ConceptCodeSequence, HeatmapQuantity))
             .Text(DicomTags.LUTLabel, DicomVR.SH, "HEATMAP")
-            .Decimal(DicomTags.RealWorldValueIntercept, 0)
-            .Decimal(DicomTags.RealWorldValueSlope, 1);
+            .Double(DicomTags.RealWorldValueIntercept, 0)
+            .Double(DicomTags.RealWorldValueSlope, 1);
         rwvm.Double(DicomTags.DoubleFloatRealWorldValueLastValueMapped, 1.0);
         rwvm.Double(DicomTags.DoubleFloatRealWorldValueFirstValueMapped, 0.0);
         return DicomBuild.Item()
@@ -123,7 +126,12 @@ public sealed class ParametricMapProducer(OutputObjectContext context, ILogger<P
                 .Text(DicomTags.PixelSpacing, DicomVR.DS, spacing))
             .Sequence(DicomTags.PlaneOrientationSequence, DicomBuild.Item().Decimal(DicomTags.ImageOrientationPatient, 1, 0, 0, 0, 1, 0))
             .Sequence(DicomTags.RealWorldValueMappingSequence, rwvm)
-            .Sequence(DicomTags.ParametricMapFrameTypeSequence, DicomBuild.Item().Text(DicomTags.FrameType, DicomVR.CS, @"DERIVED\PRIMARY\HEATMAP\NONE"));
+            .Sequence(DicomTags.ParametricMapFrameTypeSequence, DicomBuild.Item().Text(DicomTags.FrameType, DicomVR.CS, FrameType))
+            // Identity: stored values are the real-world values (Real World Value Mapping does the labelling).
+            .Sequence(DicomTags.PixelValueTransformationSequence, DicomBuild.Item()
+                .Text(DicomTags.RescaleIntercept, DicomVR.DS, "0")
+                .Text(DicomTags.RescaleSlope, DicomVR.DS, "1")
+                .Text(DicomTags.RescaleType, DicomVR.LO, "US"));
     }
 
     private static string Truncate(string value, int length) => value.Length > length ? value[..length] : value;

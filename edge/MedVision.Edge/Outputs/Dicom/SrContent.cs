@@ -74,6 +74,13 @@ internal static class SrCodes
 {
     public const string LocalScheme = "99MEDVISION";
 
+    /// <summary>Coding Scheme Identification item declaring the private scheme (PS3.3 C.12.1.1.2: designators starting with 99 are local).</summary>
+    public static DicomDataset LocalSchemeIdentification(string organisation) =>
+        DicomBuild.Item()
+            .Text(DicomTags.CodingSchemeDesignator, DicomVR.SH, LocalScheme)
+            .Text(DicomTags.CodingSchemeName, DicomVR.ST, "MedVision Edge AI result concepts")
+            .Text(DicomTags.CodingSchemeResponsibleOrganization, DicomVR.ST, organisation);
+
     public static readonly Code ImagingMeasurementReport = new("126000", "DCM", "Imaging Measurement Report");
     public static readonly Code LanguageOfContent = new("121049", "DCM", "Language of Content Item and Descendants");
     public static readonly Code EnglishUs = new("en-US", "RFC5646", "English, United States");

@@ -43,10 +43,7 @@ public sealed class StructuredReportProducer(OutputObjectContext context, ILogge
         dataset.Text(DicomTags.PreliminaryFlag, DicomVR.CS, "PRELIMINARY");
         dataset.Sequence(DicomTags.PerformedProcedureCodeSequence);
         dataset.Sequence(DicomTags.CurrentRequestedProcedureEvidenceSequence, Evidence(results));
-        dataset.Sequence(DicomTags.CodingSchemeIdentificationSequence, DicomBuild.Item()
-            .Text(DicomTags.CodingSchemeDesignator, DicomVR.SH, SrCodes.LocalScheme)
-            .Text(DicomTags.CodingSchemeName, DicomVR.ST, "MedVision Edge AI result concepts")
-            .Text(DicomTags.CodingSchemeResponsibleOrganization, DicomVR.ST, context.Options.Manufacturer));
+        dataset.Sequence(DicomTags.CodingSchemeIdentificationSequence, SrCodes.LocalSchemeIdentification(context.Options.Manufacturer));
 
         // SR Document Content: the root container.
         dataset.Text(DicomTags.ValueType, DicomVR.CS, "CONTAINER");
@@ -101,9 +98,9 @@ public sealed class StructuredReportProducer(OutputObjectContext context, ILogge
         yield return TextItem(HasConceptMod, SrCodes.AlgorithmVersion, f.ModelVersion);
         yield return TextItem(HasConceptMod, SrCodes.AlgorithmParameters, $"model sha256 {f.ModelSha256}");
         yield return TextItem(HasConceptMod, SrCodes.AlgorithmParameters, $"execution provider {f.ExecutionProvider}");
-        yield return NumItem(Contains, SrCodes.Probability, Math.Round(f.Probability, 6), SrCodes.ProbabilityUnit);
+        yield return NumItem(Contains, SrCodes.Probability, f.Probability, SrCodes.ProbabilityUnit);
         yield return CodeItem(Contains, SrCodes.Decision, f.Positive ? SrCodes.Positive : SrCodes.Negative);
-        yield return NumItem(Contains, SrCodes.DecisionThreshold, Math.Round(f.Threshold, 6), SrCodes.ProbabilityUnit);
+        yield return NumItem(Contains, SrCodes.DecisionThreshold, f.Threshold, SrCodes.ProbabilityUnit);
         if (results.Instances.FirstOrDefault(i => i.SopInstanceUid == f.SopInstanceUid) is { } source)
         {
             yield return ImageItem(Contains, SrCodes.SourceOfMeasurement, source.SopClassUid, source.SopInstanceUid);
@@ -122,7 +119,7 @@ public sealed class StructuredReportProducer(OutputObjectContext context, ILogge
             }
             if (change.PriorProbability is { } priorProbability)
             {
-                yield return NumItem(Contains, SrCodes.PriorProbability, Math.Round(priorProbability, 6), SrCodes.ProbabilityUnit);
+                yield return NumItem(Contains, SrCodes.PriorProbability, priorProbability, SrCodes.ProbabilityUnit);
             }
         }
     }
