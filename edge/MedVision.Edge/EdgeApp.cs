@@ -2,6 +2,7 @@ using MedVision.Edge.Alerts;
 using MedVision.Edge.Api;
 using MedVision.Edge.Inference;
 using MedVision.Edge.Ingest;
+using MedVision.Edge.Outputs;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Priors;
 using MedVision.Edge.Storage;
@@ -53,6 +54,7 @@ public static class EdgeApp
         services.AddHostedService<StudyCompletionService>();
         services.AddEdgeAlerts(builder.Configuration);
         services.AddEdgePriors(builder.Configuration);
+        services.AddEdgeOutputs(builder.Configuration);
 
         var app = builder.Build();
         app.MapEdgeApi();

@@ -17,6 +17,8 @@ public sealed class LoadedModel : IDisposable
     private readonly string[] _inputNames;
     private readonly OutputSpec[] _scoreOutputs;
     private readonly string[] _outputNames;
+    private readonly OutputSpec[] _camOutputs;
+    private readonly string[] _outputNamesWithCam;
     private readonly long[] _inputShape;
     private readonly double _temperature;
     private readonly HashSet<string> _modalities;
@@ -41,6 +43,9 @@ public sealed class LoadedModel : IDisposable
         // Only score outputs become findings; a CAM output is a picture, fetched by whoever draws heat maps.
         _scoreOutputs = manifest.Outputs.Where(o => OutputKinds.IsScore(o.Kind)).ToArray();
         _outputNames = _scoreOutputs.Select(o => o.Name).ToArray();
+        _camOutputs = manifest.Outputs.Where(o => o.Kind == OutputKinds.Cam).ToArray();
+        // The CAM comes out of the same graph run: asking for it costs a 16x16 copy, not a second inference.
+        _outputNamesWithCam = [.. _outputNames, .. _camOutputs.Select(o => o.Name)];
         // Batch of one: the appliance runs instances as they arrive.
         _inputShape = [1, manifest.Input.Shape[1], manifest.Input.Shape[2], manifest.Input.Shape[3]];
         InputLength = checked((int)(_inputShape[1] * _inputShape[2] * _inputShape[3]));
@@ -70,19 +75,28 @@ public sealed class LoadedModel : IDisposable
 
     public IReadOnlyCollection<string> Modalities => _modalities;
 
+    /// <summary>Whether the package declares a <c>cam</c> output, i.e. <see cref="Predict"/> returns heat maps.</summary>
+    public bool HasCam => _camOutputs.Length > 0;
+
     public bool AppliesTo(string? modality) => modality is not null && _modalities.Contains(modality.Trim());
 
-    /// <summary>Preprocesses <paramref name="image"/> and runs the model on it.</summary>
+    /// <summary>
+    /// Preprocesses <paramref name="image"/> and runs the model on it; with a <c>cam</c> output the prediction also carries
+    /// one class activation map per label (model resolution; the preprocessing resizes the whole image, so it covers the whole image).
+    /// </summary>
     public ModelPrediction Predict(GrayscaleImage image)
     {
         var tensor = _preprocessor.Preprocess(image, Manifest.Preprocessing);
         var started = Stopwatch.GetTimestamp();
-        var outputs = Run(tensor);
-        return new ModelPrediction(this, outputs, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var cams = HasCam ? new List<CamMap>(_camOutputs.Length) : null;
+        var outputs = RunCore(tensor, cams);
+        return new ModelPrediction(this, outputs, Stopwatch.GetElapsedTime(started).TotalMilliseconds, cams);
     }
 
-    /// <summary>Runs one preprocessed [1, C, H, W] tensor and returns one result per label.</summary>
-    public IReadOnlyList<ModelOutput> Run(ReadOnlySpan<float> preprocessedTensor)
+    /// <summary>Runs one preprocessed [1, C, H, W] tensor and returns one result per label (scores only).</summary>
+    public IReadOnlyList<ModelOutput> Run(ReadOnlySpan<float> preprocessedTensor) => RunCore(preprocessedTensor, null);
+
+    private List<ModelOutput> RunCore(ReadOnlySpan<float> preprocessedTensor, List<CamMap>? cams)
     {
         if (preprocessedTensor.Length != InputLength)
         {
@@ -96,7 +110,7 @@ public sealed class LoadedModel : IDisposable
         using var input = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, _inputShape);
         preprocessedTensor.CopyTo(input.GetTensorMutableDataAsSpan<float>());
         using var runOptions = new RunOptions();
-        using var results = _session.Run(runOptions, _inputNames, [input], _outputNames);
+        using var results = _session.Run(runOptions, _inputNames, [input], cams is null ? _outputNames : _outputNamesWithCam);
 
         var outputs = new List<ModelOutput>(Labels.Count);
         for (var o = 0; o < _scoreOutputs.Length; o++)
@@ -117,7 +131,36 @@ public sealed class LoadedModel : IDisposable
                 outputs.Add(new ModelOutput(label.Name, probability, label.Threshold, probability >= label.Threshold));
             }
         }
+        if (cams is not null)
+        {
+            for (var c = 0; c < _camOutputs.Length; c++)
+            {
+                ReadCam(_camOutputs[c], results[_scoreOutputs.Length + c], cams);
+            }
+        }
         return outputs;
+    }
+
+    private void ReadCam(OutputSpec spec, OrtValue value, List<CamMap> cams)
+    {
+        var shape = value.GetTensorTypeAndShape().Shape;
+        if (shape.Length != 4 || shape[0] != 1 || shape[1] != spec.Labels.Count || shape[2] <= 0 || shape[3] <= 0)
+        {
+            throw new InvalidOperationException(
+                $"Model {Id} cam output '{spec.Name}' has shape [{string.Join(',', shape)}]; expected [1, {spec.Labels.Count}, h, w].");
+        }
+        int height = checked((int)shape[2]), width = checked((int)shape[3]);
+        var data = value.GetTensorDataAsSpan<float>();
+        for (var l = 0; l < spec.Labels.Count; l++)
+        {
+            var map = data.Slice(l * width * height, width * height).ToArray();
+            for (var i = 0; i < map.Length; i++)
+            {
+                // relu_max is [0, 1] by construction; clamping keeps a NaN or rounding overshoot out of stored maps.
+                map[i] = float.IsNaN(map[i]) ? 0f : Math.Clamp(map[i], 0f, 1f);
+            }
+            cams.Add(new CamMap(spec.Labels[l], width, height, map));
+        }
     }
 
     public void Dispose()
@@ -128,10 +171,13 @@ public sealed class LoadedModel : IDisposable
 }
 
 /// <summary>A label of a model and the threshold this appliance decides with.</summary>
-public sealed record ModelLabel(string Name, string Display, double Threshold, double ManifestThreshold);
+public sealed record ModelLabel(string Name, string Display, double Threshold, double ManifestThreshold, CodingSpec? Coding = null);
 
 /// <summary>One label's result; <see cref="Positive"/> is probability ≥ threshold, as in training.</summary>
 public sealed record ModelOutput(string Label, double Probability, double Threshold, bool Positive);
 
 /// <summary>Result of <see cref="LoadedModel.Predict"/>; <see cref="InferenceMs"/> excludes preprocessing.</summary>
-public sealed record ModelPrediction(LoadedModel Model, IReadOnlyList<ModelOutput> Outputs, double InferenceMs);
+public sealed record ModelPrediction(LoadedModel Model, IReadOnlyList<ModelOutput> Outputs, double InferenceMs, IReadOnlyList<CamMap>? Cams = null);
+
+/// <summary>A class activation map of one label at model resolution: <see cref="Width"/> × <see cref="Height"/> row-major values in [0, 1].</summary>
+public sealed record CamMap(string Label, int Width, int Height, float[] Values);

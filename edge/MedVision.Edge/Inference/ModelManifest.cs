@@ -225,9 +225,13 @@ public sealed record ResizeSpec(int Width, int Height, string Method);
 
 public sealed record NormalizeSpec(IReadOnlyList<float> Mean, IReadOnlyList<float> Std);
 
-public sealed record OutputSpec(string Name, string Kind, IReadOnlyList<string> Labels);
+/// <summary>An output of the graph; <see cref="Shape"/> and <see cref="Normalization"/> describe <c>cam</c> outputs.</summary>
+public sealed record OutputSpec(string Name, string Kind, IReadOnlyList<string> Labels, IReadOnlyList<long>? Shape = null, string? Normalization = null);
 
-public sealed record LabelSpec(string Name, double Threshold, string? Display = null, double? HighSensitivityThreshold = null);
+public sealed record LabelSpec(string Name, double Threshold, string? Display = null, double? HighSensitivityThreshold = null, CodingSpec? Coding = null);
+
+/// <summary>The label's concept in a terminology (FHIR-style <c>system</c> URI), e.g. SNOMED CT 233604007 "Pneumonia (disorder)".</summary>
+public sealed record CodingSpec(string System, string Code, string Display);
 
 public sealed record CalibrationSpec(string Method, double? Temperature = null);
 

@@ -300,7 +300,7 @@ public sealed class ModelPackageLoader(
                 InferenceLog.ThresholdOverridden(logger, manifest.Id, label.Name, configured, label.Threshold);
                 threshold = configured;
             }
-            labels.Add(new ModelLabel(label.Name, label.Display ?? label.Name, threshold, label.Threshold));
+            labels.Add(new ModelLabel(label.Name, label.Display ?? label.Name, threshold, label.Threshold, label.Coding));
         }
         return labels;
     }

@@ -36,7 +36,7 @@ public sealed record RouteDecision(bool Applies, string? Reason)
 /// exclude it (many modalities leave Body Part Examined or View Position empty, and skipping those images silently would lose
 /// findings); a value that is present and not listed does.
 /// </summary>
-public sealed class ModelRouter(IOptionsMonitor<InferenceOptions> options)
+public sealed class ModelRouter(IOptions<InferenceOptions> options)
 {
     /// <summary>The cheap check made before the file is opened: is the model enabled here and does it take this modality?</summary>
     public bool MayApply(LoadedModel model, string? modality)
@@ -82,7 +82,7 @@ public sealed class ModelRouter(IOptionsMonitor<InferenceOptions> options)
     private EffectiveRule Effective(LoadedModel model)
     {
         var spec = model.Manifest.AppliesTo;
-        options.CurrentValue.Routing.TryGetValue(model.Id, out var site);
+        options.Value.Routing.TryGetValue(model.Id, out var site);
         return new EffectiveRule(
             site?.Enabled ?? true,
             Pick(site?.Modalities, spec.Modalities) ?? [],

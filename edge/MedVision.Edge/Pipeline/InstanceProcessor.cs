@@ -1,15 +1,17 @@
 using MedVision.Dicom;
 using MedVision.Dicom.Imaging;
 using MedVision.Edge.Inference;
+using MedVision.Edge.Outputs;
+using MedVision.Edge.Outputs.Heatmaps;
 using MedVision.Edge.Storage;
 
 namespace MedVision.Edge.Pipeline;
 
-/// <summary>Runs every model that applies to one spooled instance and turns its outputs into findings.</summary>
-public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRouter router, TimeProvider clock, ILogger<InstanceProcessor> logger)
+/// <summary>Runs every model that applies to one spooled instance and turns its outputs into findings (with heat maps when the model has a CAM).</summary>
+public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRouter router, TimeProvider clock, HeatmapStore heatmaps, ILogger<InstanceProcessor> logger)
 {
     /// <summary>The findings, or null when no model applies to the instance (it is then marked skipped).</summary>
-    public Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
     {
         // The lease pins one model generation: a hot swap during this instance neither mixes versions nor
         // disposes a session that is still running.
@@ -18,7 +20,7 @@ public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRoute
         var candidates = lease.Models.Where(m => router.MayApply(m, instance.Modality)).ToList();
         if (candidates.Count == 0)
         {
-            return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
+            return null;
         }
         cancellationToken.ThrowIfCancellationRequested();
         var file = DicomFile.Open(instance.SpoolPath);
@@ -38,23 +40,44 @@ public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRoute
         }
         if (models.Count == 0)
         {
-            return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
+            return null;
         }
         var image = LoadImage(file);
+        RenderedImage? background = null;
         var findings = new List<FindingRecord>();
         foreach (var model in models)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var prediction = model.Predict(image);
             var now = clock.GetUtcNow();
+            var maps = new Dictionary<string, HeatmapRecord>(StringComparer.Ordinal);
+            if (prediction.Cams is { Count: > 0 } cams)
+            {
+                try
+                {
+                    // The overlay shows the image as a reader would see it: the source's own VOI window, 8-bit.
+                    background ??= DicomImage.Open(file).Render(0);
+                    foreach (var cam in cams)
+                    {
+                        maps[cam.Label] = await heatmaps.SaveAsync(instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, cam, background, cancellationToken)
+                            .ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A heat map explains a finding; failing to draw one must not lose the finding itself.
+                    OutputsLog.HeatmapFailed(logger, instance.SopInstanceUid, model.Id, ex.Message, ex);
+                }
+            }
             foreach (var output in prediction.Outputs)
             {
                 findings.Add(new FindingRecord(
                     instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, model.Sha256, output.Label,
-                    output.Probability, output.Threshold, output.Positive, model.ExecutionProvider, prediction.InferenceMs, now));
+                    output.Probability, output.Threshold, output.Positive, model.ExecutionProvider, prediction.InferenceMs, now,
+                    maps.GetValueOrDefault(output.Label)));
             }
         }
-        return Task.FromResult<IReadOnlyList<FindingRecord>?>(findings);
+        return findings;
     }
 
     /// <summary>First frame after the modality LUT; the model's preprocessing takes it from there.</summary>

@@ -98,7 +98,8 @@ public sealed record FindingRecord(
     bool Positive,
     string ExecutionProvider,
     double? InferenceMs,
-    DateTimeOffset CreatedUtc);
+    DateTimeOffset CreatedUtc,
+    HeatmapRecord? Heatmap = null);
 
 /// <summary>A finding as stored, with its row id.</summary>
 public sealed record StoredFinding(long Id, FindingRecord Finding);

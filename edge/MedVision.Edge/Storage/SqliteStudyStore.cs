@@ -275,6 +275,40 @@ public sealed class SqliteStudyStore : IStudyStore
             created.Value = Timestamp(finding.CreatedUtc);
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
+        await InsertHeatmapsAsync(connection, transaction, findings, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Heat-map rows go in the findings' transaction: a finding is never recorded with a map row from an older run.</summary>
+    private static async Task InsertHeatmapsAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<FindingRecord> findings, CancellationToken ct)
+    {
+        foreach (var finding in findings)
+        {
+            if (finding.Heatmap is not { } map)
+            {
+                continue;
+            }
+            await using var command = Command(connection, transaction, """
+                INSERT INTO heatmaps (study_uid, sop_instance_uid, model_id, model_version, label, parametric_map_uid,
+                                      columns, rows, float_map_path, overlay_png_path, created_utc)
+                VALUES ($study, $sop, $modelId, $modelVersion, $label, $pm, $columns, $rows, $float, $png, $created)
+                ON CONFLICT (sop_instance_uid, model_id, model_version, label) DO UPDATE SET
+                    study_uid = excluded.study_uid, parametric_map_uid = excluded.parametric_map_uid,
+                    columns = excluded.columns, rows = excluded.rows, float_map_path = excluded.float_map_path,
+                    overlay_png_path = excluded.overlay_png_path, created_utc = excluded.created_utc;
+                """);
+            command.Parameters.AddWithValue("$study", finding.StudyUid);
+            command.Parameters.AddWithValue("$sop", finding.SopInstanceUid);
+            command.Parameters.AddWithValue("$modelId", finding.ModelId);
+            command.Parameters.AddWithValue("$modelVersion", finding.ModelVersion);
+            command.Parameters.AddWithValue("$label", finding.Label);
+            command.Parameters.AddWithValue("$pm", map.ParametricMapUid);
+            command.Parameters.AddWithValue("$columns", map.Columns);
+            command.Parameters.AddWithValue("$rows", map.Rows);
+            command.Parameters.AddWithValue("$float", map.FloatMapPath);
+            command.Parameters.AddWithValue("$png", map.OverlayPngPath);
+            command.Parameters.AddWithValue("$created", Timestamp(finding.CreatedUtc));
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
     }
 
     public Task<IReadOnlyList<StudySummary>> ListStudiesAsync(int limit, int offset, CancellationToken cancellationToken)

@@ -29,6 +29,7 @@ public sealed class RunningAppliance : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>The host's services, for tests that drive components (e.g. output producers) of the running appliance.</summary>
     public IServiceProvider Services => _app.Services;
 
     public int DicomPort => _app.Services.GetRequiredService<DicomListenerService>().BoundPort;
