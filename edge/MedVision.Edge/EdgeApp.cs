@@ -3,6 +3,7 @@ using MedVision.Edge.Api;
 using MedVision.Edge.Inference;
 using MedVision.Edge.Ingest;
 using MedVision.Edge.Pipeline;
+using MedVision.Edge.Reports;
 using MedVision.Edge.Storage;
 using Microsoft.Extensions.Options;
 
@@ -51,6 +52,7 @@ public static class EdgeApp
         services.AddHostedService<InferencePipelineService>();
         services.AddHostedService<StudyCompletionService>();
         services.AddEdgeAlerts(builder.Configuration);
+        services.AddEdgeReports(builder.Configuration);
 
         var app = builder.Build();
         app.MapEdgeApi();
