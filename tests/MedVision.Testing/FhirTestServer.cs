@@ -212,9 +212,20 @@ public sealed class FhirTestServer : IAsyncDisposable
         }
 
         Bundle bundle;
+        IReadOnlyList<string> parseErrors = [];
         try
         {
+            using (JsonDocument.Parse(body))
+            {
+                // Only syntax is checked here; FHIR content errors are the validator's to report.
+            }
             bundle = JsonSerializer.Deserialize<Bundle>(body, _json) ?? throw new JsonException("empty body");
+        }
+        catch (DeserializationFailedException ex) when (ex.PartialResult is Bundle partial)
+        {
+            // Well-formed JSON that breaks FHIR rules (a missing required element, say): keep what parsed so the validator can say why.
+            bundle = partial;
+            parseErrors = ex.Exceptions.Select(e => "Error: " + e.Message).ToList();
         }
         catch (Exception ex) when (ex is JsonException or DeserializationFailedException or InvalidCastException)
         {
@@ -226,6 +237,10 @@ public sealed class FhirTestServer : IAsyncDisposable
         }
 
         var validation = _validator.Validate(bundle);
+        if (parseErrors.Count > 0)
+        {
+            validation = validation with { Errors = [.. parseErrors, .. validation.Errors] };
+        }
         var received = new ReceivedBundle(DateTimeOffset.UtcNow, body, bundle, validation);
         List<TaskCompletionSource<ReceivedBundle>> waiters;
         lock (_gate)
