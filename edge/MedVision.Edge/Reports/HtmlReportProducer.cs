@@ -284,9 +284,16 @@ public sealed class HtmlReportProducer(IOptions<ReportOptions> options, TimeProv
         footer { margin-top: 16px; border-top: 1px solid #999; padding-top: 6px; font-size: 11px; color: #444; }
         @page { size: A4; margin: 12mm; }
         @media print {
-          body { max-width: none; padding: 0; font-size: 10pt; }
+          body { max-width: none; padding: 0; font-size: 8.5pt; line-height: 1.3; }
+          .banner { font-size: 10pt; padding: 6px 10px; }
+          header h1 { font-size: 13pt; margin-top: 6px; }
+          h2 { font-size: 10.5pt; margin: 8px 0 4px; }
+          h3 { font-size: 9.5pt; }
+          .finding { padding: 5px; margin: 5px 0; }
+          .uid, .missing, .heatmap figcaption { font-size: 7.5pt; }
+          footer { margin-top: 8px; font-size: 7.5pt; }
           .banner, .tag, .finding { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-          .heatmap img { max-width: 60mm; }
+          .heatmap img { max-width: 45mm; }
           section, footer { break-inside: auto; }
           h2, h3 { break-after: avoid; }
         }
