@@ -8,4 +8,10 @@ internal static partial class ReportLog
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Heat map {Path} of finding {FindingId} (study {StudyUid}) left out of the report: {Reason}")]
     public static partial void ThumbnailFailed(ILogger logger, string path, long findingId, string studyUid, string reason);
+
+    [LoggerMessage(EventId = 5202, Level = LogLevel.Information, Message = "PDF report for study {StudyUid}: {Bytes} bytes in {Milliseconds:0} ms")]
+    public static partial void PdfReportMade(ILogger logger, string studyUid, int bytes, double milliseconds);
+
+    [LoggerMessage(EventId = 5203, Level = LogLevel.Error, Message = "PDF report for study {StudyUid} failed: {Reason}")]
+    public static partial void PdfReportFailed(ILogger logger, string studyUid, string reason);
 }

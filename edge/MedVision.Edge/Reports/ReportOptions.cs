@@ -19,6 +19,35 @@ public sealed class ReportOptions
 
     /// <summary>Width in pixels of the heat-map thumbnails embedded in the report; larger overlays are downscaled.</summary>
     public int ThumbnailWidth { get; set; } = DefaultThumbnailWidth;
+
+    /// <summary>Also make the report as PDF (A4) by printing the HTML with the system Chromium (Debian package <c>chromium</c>).</summary>
+    public bool PdfEnabled { get; set; }
+
+    /// <summary>Chromium executable: a name looked up on PATH or an absolute path.</summary>
+    public string ChromiumPath { get; set; } = "chromium";
+
+    /// <summary>Pass --no-sandbox: only where Chromium's sandbox cannot start (running as root, containers without user namespaces).</summary>
+    public bool ChromiumNoSandbox { get; set; }
+
+    /// <summary>A Chromium run that takes longer is killed and the PDF fails.</summary>
+    public int PdfTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>The Chromium executable resolved against PATH, or null when there is none.</summary>
+    public string? ResolveChromium()
+    {
+        if (string.IsNullOrWhiteSpace(ChromiumPath))
+        {
+            return null;
+        }
+        if (Path.IsPathRooted(ChromiumPath))
+        {
+            return File.Exists(ChromiumPath) ? ChromiumPath : null;
+        }
+        return (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, ChromiumPath))
+            .FirstOrDefault(File.Exists);
+    }
 }
 
 internal sealed class ReportOptionsValidator : IValidateOptions<ReportOptions>
@@ -37,6 +66,14 @@ internal sealed class ReportOptionsValidator : IValidateOptions<ReportOptions>
         if (options.ThumbnailWidth is < ReportOptions.MinThumbnailWidth or > ReportOptions.MaxThumbnailWidth)
         {
             errors.Add($"{ReportOptions.Section}:ThumbnailWidth must be between {ReportOptions.MinThumbnailWidth} and {ReportOptions.MaxThumbnailWidth} (was {options.ThumbnailWidth}).");
+        }
+        if (options.PdfEnabled && options.ResolveChromium() is null)
+        {
+            errors.Add($"{ReportOptions.Section}:PdfEnabled is set but Chromium '{options.ChromiumPath}' is not installed (apt-get install chromium), or set {ReportOptions.Section}:ChromiumPath.");
+        }
+        if (options.PdfTimeoutSeconds is < 5 or > 600)
+        {
+            errors.Add($"{ReportOptions.Section}:PdfTimeoutSeconds must be between 5 and 600 (was {options.PdfTimeoutSeconds}).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

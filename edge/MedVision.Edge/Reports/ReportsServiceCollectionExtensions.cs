@@ -8,7 +8,7 @@ namespace MedVision.Edge.Reports;
 public static class ReportsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the HTML report (section <c>MedVision:Report</c>) and the FHIR R4 Bundle (section <c>MedVision:Fhir</c>) as
+    /// Registers the HTML report and the optional PDF print of it (section <c>MedVision:Report</c>) and the FHIR R4 Bundle (section <c>MedVision:Fhir</c>) as
     /// <see cref="IStudyOutputProducer"/>s, with their options validated at start.
     /// </summary>
     public static IServiceCollection AddEdgeReports(this IServiceCollection services, IConfiguration configuration)
@@ -21,8 +21,10 @@ public static class ReportsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
 
         services.TryAddSingleton<HtmlReportProducer>();
+        services.TryAddSingleton<PdfReportProducer>();
         services.TryAddSingleton<FhirBundleProducer>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStudyOutputProducer, HtmlReportProducer>(sp => sp.GetRequiredService<HtmlReportProducer>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStudyOutputProducer, PdfReportProducer>(sp => sp.GetRequiredService<PdfReportProducer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStudyOutputProducer, FhirBundleProducer>(sp => sp.GetRequiredService<FhirBundleProducer>()));
         return services;
     }

@@ -1,5 +1,8 @@
+using MedVision.Edge.Outputs;
 using MedVision.Edge.Reports;
 using MedVision.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using PuppeteerSharp;
 using PuppeteerSharp.Media;
 
@@ -82,4 +85,44 @@ public sealed class HtmlReportBrowserTests(ReportTestData data) : IClassFixture<
         Assert.Contains("PRELIMINARY — AI-generated, requires radiologist confirmation.", pdfText, StringComparison.Ordinal);
         Assert.Contains("O'BRIEN<script>alert(1)</script>, ANNE", pdfText, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Pdf_producer_prints_the_report_to_one_A4_page_with_the_system_chromium()
+    {
+        ExternalTool.Require("chromium");
+        var producer = PdfProducer(new ReportOptions { PdfEnabled = true, ChromiumNoSandbox = true });
+        Assert.True(producer.IsEnabled);
+
+        var output = Assert.Single(await producer.ProduceAsync(data.Results(), CancellationToken.None));
+
+        Assert.Equal((StudyOutputKinds.PdfReport, "application/pdf", $"report-{data.StudyUid}.pdf"), (output.Kind, output.ContentType, output.FileName));
+        using var folder = new TempDirectory("medvision-pdf-test");
+        var path = folder.Combine("report.pdf");
+        await File.WriteAllBytesAsync(path, output.Content);
+        var info = await ExternalTool.RunAsync(ExternalTool.Require("pdfinfo"), path);
+        Assert.Matches(@"(?m)^Pages:\s+1$", info.StandardOutput);
+        Assert.Matches(@"(?m)^Page size:\s+59[45]\.\d+ x 84[12]\.\d+ pts \(A4\)", info.StandardOutput);
+        var extracted = await ExternalTool.RunAsync(ExternalTool.Require("pdftotext"), "-enc", "UTF-8", path, "-");
+        var text = string.Join(' ', extracted.StandardOutput.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("PRELIMINARY — AI-generated, requires radiologist confirmation.", text, StringComparison.Ordinal);
+        Assert.Contains("87.3 %", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("file://", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pdf_producer_failures_are_clear_errors()
+    {
+        var failing = PdfProducer(new ReportOptions { PdfEnabled = true, ChromiumPath = "/bin/false" });
+        var error = await Assert.ThrowsAsync<ReportPdfException>(() => failing.ProduceAsync(data.Results(), CancellationToken.None));
+        Assert.Contains("exited with code 1", error.Message, StringComparison.Ordinal);
+
+        var missing = new ReportOptions { PdfEnabled = true, ChromiumPath = "no-such-chromium" };
+        var result = new ReportOptionsValidator().Validate(null, missing);
+        Assert.True(result.Failed);
+        Assert.Contains("apt-get install chromium", result.FailureMessage, StringComparison.Ordinal);
+        Assert.False(PdfProducer(new ReportOptions()).IsEnabled);
+    }
+
+    private static PdfReportProducer PdfProducer(ReportOptions options) =>
+        new(HtmlReportTests.Producer(), Options.Create(options), NullLogger<PdfReportProducer>.Instance);
 }
