@@ -5,6 +5,7 @@ using MedVision.Edge.Ingest;
 using MedVision.Edge.Outputs;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Priors;
+using MedVision.Edge.Reports;
 using MedVision.Edge.Storage;
 using Microsoft.Extensions.Options;
 
@@ -55,6 +56,7 @@ public static class EdgeApp
         services.AddEdgeAlerts(builder.Configuration);
         services.AddEdgePriors(builder.Configuration);
         services.AddEdgeOutputs(builder.Configuration);
+        services.AddEdgeReports(builder.Configuration);
 
         var app = builder.Build();
         app.MapEdgeApi();
