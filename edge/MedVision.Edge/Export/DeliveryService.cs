@@ -124,8 +124,14 @@ public sealed class DeliveryService : BackgroundService
                     slots.Release();
                     continue;
                 }
-                var id = work.Delivery.Id;
-                _inFlight[id] = Task.Run(() => DeliverOneAsync(destination, work, stoppingToken), CancellationToken.None);
+                // Registered before it may run, so its own removal when done cannot come first and leave a stale entry.
+                var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _inFlight[work.Delivery.Id] = Task.Run(async () =>
+                {
+                    await start.Task.ConfigureAwait(false);
+                    await DeliverOneAsync(destination, work, stoppingToken).ConfigureAwait(false);
+                }, CancellationToken.None);
+                start.SetResult();
             }
         }
         var next = await _store.NextDeliveryDueAsync(_slots.Keys, stoppingToken).ConfigureAwait(false);
