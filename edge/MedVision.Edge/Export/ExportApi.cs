@@ -1,3 +1,4 @@
+using MedVision.Edge.Storage;
 using Microsoft.AspNetCore.Mvc;
 
 namespace MedVision.Edge.Export;
@@ -22,8 +23,13 @@ public static class ExportApi
         return endpoints;
     }
 
-    private static async Task<IResult> ListOutputsAsync([FromServices] OutboxStore store, string studyUid, CancellationToken cancellationToken)
+    private static async Task<IResult> ListOutputsAsync(
+        [FromServices] OutboxStore store, [FromServices] IStudyStore studies, string studyUid, CancellationToken cancellationToken)
     {
+        if (await studies.GetStudyAsync(studyUid, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Study not found", detail: $"There is no study {studyUid}.");
+        }
         var outputs = await store.ListOutputsAsync(studyUid, cancellationToken).ConfigureAwait(false);
         var deliveries = (await store.ListDeliveriesForOutputsAsync(outputs.Select(o => o.Id).ToList(), cancellationToken).ConfigureAwait(false))
             .ToLookup(d => d.OutputId);

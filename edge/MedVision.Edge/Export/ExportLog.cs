@@ -36,6 +36,9 @@ internal static partial class ExportLog
     [LoggerMessage(EventId = 5110, Level = LogLevel.Warning, Message = "Output producer {Producer} failed for study {StudyUid}")]
     public static partial void ProducerFailed(ILogger logger, string producer, string studyUid, Exception exception);
 
+    [LoggerMessage(EventId = 5111, Level = LogLevel.Error, Message = "Study {StudyUid}: writing the outputs failed; trying again in {Seconds:0} s")]
+    public static partial void OutputsNotWritten(ILogger logger, string studyUid, double seconds, Exception exception);
+
     [LoggerMessage(EventId = 5120, Level = LogLevel.Information, Message = "Resuming deliveries: {Count} attempt(s) cut short by the last stop are due again")]
     public static partial void ResetDelivering(ILogger logger, int count);
 

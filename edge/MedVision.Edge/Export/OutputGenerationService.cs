@@ -83,6 +83,8 @@ public sealed class OutputGenerationService(
 
     private static readonly TimeSpan MaxSleep = TimeSpan.FromSeconds(5);
 
+    private static readonly TimeSpan CatchUpInterval = TimeSpan.FromMinutes(1);
+
     private readonly ExportOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -100,20 +102,21 @@ public sealed class OutputGenerationService(
             ExportLog.NoResultsReader(logger);
             return;
         }
-        var catchUp = true;
+        DateTimeOffset? lastCatchUp = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             var sleep = MaxSleep;
             try
             {
-                if (catchUp)
+                // At start, and now and then: a completion whose request was lost (stop, or a failed write in the listener).
+                if (lastCatchUp is null || clock.GetUtcNow() - lastCatchUp > CatchUpInterval)
                 {
                     var added = await store.CatchUpGenerationsAsync(clock.GetUtcNow(), stoppingToken).ConfigureAwait(false);
                     if (added > 0)
                     {
                         ExportLog.CaughtUp(logger, added);
                     }
-                    catchUp = false;
+                    lastCatchUp = clock.GetUtcNow();
                 }
                 foreach (var generation in await store.ListDueGenerationsAsync(clock.GetUtcNow(), 16, stoppingToken).ConfigureAwait(false))
                 {
@@ -213,7 +216,21 @@ public sealed class OutputGenerationService(
             }
         }
 
-        var recorded = await StoreAsync(generation, made, error, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<long> recorded;
+        try
+        {
+            recorded = await StoreAsync(generation, made, error, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Disk full or unwritable: nothing was recorded. Keep the request (not counted as a try, giving up would lose
+            // the outputs) and come back later.
+            var wait = DeliveryService.Backoff(Math.Max(attempt, 3), _options);
+            ExportLog.OutputsNotWritten(logger, study, wait.TotalSeconds, ex);
+            await store.PostponeGenerationAsync(generation.Id, clock.GetUtcNow() + wait, $"writing outputs failed: {ex.Message}", countAttempt: false, cancellationToken)
+                .ConfigureAwait(false);
+            return;
+        }
         if (recorded.Count > 0)
         {
             var deliveries = made.Sum(o => destinations.For(o.Kind).Count);

@@ -72,6 +72,12 @@ public sealed class DicomExportTests
 
         using var missing = await appliance.Http.GetAsync("/api/outputs/999999");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using var unknownStudy = await appliance.Http.GetAsync("/api/studies/1.2.3.999/outputs");
+        Assert.Equal(HttpStatusCode.NotFound, unknownStudy.StatusCode);
+
+        var metrics = await appliance.Http.GetStringAsync("/metrics");
+        Assert.Contains("medvision_export_delivered", metrics, StringComparison.Ordinal);
+        Assert.Contains("medvision_export_outbox_depth", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
