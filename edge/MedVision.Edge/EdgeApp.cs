@@ -1,5 +1,6 @@
 using MedVision.Edge.Alerts;
 using MedVision.Edge.Api;
+using MedVision.Edge.Export;
 using MedVision.Edge.Inference;
 using MedVision.Edge.Ingest;
 using MedVision.Edge.Outputs;
@@ -19,7 +20,10 @@ public static class EdgeApp
 {
     public const string DefaultHttpUrls = "http://0.0.0.0:8080";
 
-    public static WebApplication Build(string[] args)
+    public static WebApplication Build(string[] args) => Build(args, null);
+
+    /// <param name="configureServices">Runs after the appliance's own registrations (tests add producers or peers here).</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Host.UseSystemd();
@@ -57,7 +61,10 @@ public static class EdgeApp
         services.AddEdgePriors(builder.Configuration);
         services.AddEdgeOutputs(builder.Configuration);
         services.AddEdgeReports(builder.Configuration);
+        services.AddEdgeExport(builder.Configuration);
 
+        // Last, so that what a test registers replaces the appliance's own choice.
+        configureServices?.Invoke(services);
         var app = builder.Build();
         app.MapEdgeApi();
         // Instruments are created on first resolve, so create them before the first scrape.
@@ -65,6 +72,7 @@ public static class EdgeApp
         app.MapHostMetrics();
         app.MapAlertsApi();
         app.MapPriorsApi();
+        app.MapExportApi();
         return app;
     }
 }

@@ -26,11 +26,12 @@ public sealed class OrthancServer : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <param name="modalities">Peers Orthanc may send to (C-MOVE destinations, REST store): AE title → port on 127.0.0.1.</param>
-    public static async Task<OrthancServer> StartAsync(IReadOnlyDictionary<string, int>? modalities = null)
+    /// <param name="dicomPort">A port chosen earlier with <see cref="FreePort"/> (a PACS that comes up later); default: a free one.</param>
+    public static async Task<OrthancServer> StartAsync(IReadOnlyDictionary<string, int>? modalities = null, int? dicomPort = null)
     {
         var storage = new TempDirectory("medvision-orthanc");
         var httpPort = FreePort();
-        var dicomPort = FreePort();
+        dicomPort ??= FreePort();
         var config = new Dictionary<string, object>
         {
             ["Name"] = "MedVisionTestPacs",
@@ -68,7 +69,7 @@ public sealed class OrthancServer : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new OrthancServer(process, storage, httpPort, dicomPort);
+        var server = new OrthancServer(process, storage, httpPort, dicomPort.Value);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
@@ -124,7 +125,8 @@ public sealed class OrthancServer : IAsyncDisposable
         return found.EnumerateArray().Where(e => e.GetProperty("Type").GetString() == "Instance").Select(e => e.GetProperty("ID").GetString()).FirstOrDefault();
     }
 
-    private static int FreePort()
+    /// <summary>A TCP port on loopback that nothing listens on right now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -38,7 +38,10 @@ public sealed class RunningAppliance : IAsyncDisposable
 
     public static Task<RunningAppliance> StartAsync(params string[] extraArgs) => StartAsync(new TempDirectory("medvision-edge"), extraArgs);
 
-    public static async Task<RunningAppliance> StartAsync(TempDirectory data, params string[] extraArgs)
+    public static Task<RunningAppliance> StartAsync(TempDirectory data, params string[] extraArgs) => StartAsync(data, null, extraArgs);
+
+    /// <param name="configureServices">Registrations added after the appliance's own (e.g. test output producers).</param>
+    public static async Task<RunningAppliance> StartAsync(TempDirectory data, Action<IServiceCollection>? configureServices, params string[] extraArgs)
     {
         string[] args =
         [
@@ -51,7 +54,7 @@ public sealed class RunningAppliance : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];
-        var app = EdgeApp.Build(args);
+        var app = EdgeApp.Build(args, configureServices);
         await app.StartAsync();
         return new RunningAppliance(app, data, args);
     }
