@@ -29,4 +29,17 @@ public sealed class ExportWiringTests
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("No IStudyResultsReader", warning.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_bad_destination_stops_start_up_with_a_clear_error()
+    {
+        using var data = new TempDirectory("medvision-edge");
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => RunningAppliance.StartAsync(data,
+            "--MedVision:Export:Destinations:0:Type=dicom",
+            "--MedVision:Export:Destinations:0:Host=pacs.example",
+            "--MedVision:Export:Destinations:1:Type=fhir",
+            "--MedVision:Export:Destinations:1:Url=not a url"));
+        Assert.Contains("MedVision:Export:Destinations:0:CalledAe must be 1-16 characters", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MedVision:Export:Destinations:1:Url must be an absolute http(s) URL", error.Message, StringComparison.Ordinal);
+    }
 }
