@@ -8,6 +8,7 @@ if (all || args.Contains("--ingest"))
 }
 if (all || args.Contains("--decode")) { await DecodeBenchmark.RunAsync(); }
 if (all || args.Contains("--alerts")) { await AlertBenchmark.RunAsync(); }
+if (all || args.Contains("--export")) { await ExportBenchmark.RunAsync(); }
 if (all || args.Contains("--inference")) { await InferenceBenchmark.RunAsync(); }
 if (all || args.Contains("--parse-corpus")) { await CorpusParseBenchmark.RunAsync(); }
 if (all || args.Contains("--parse"))

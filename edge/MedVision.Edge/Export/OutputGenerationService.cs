@@ -18,7 +18,12 @@ public sealed class DeliverySignal : WakeSignal;
 /// even if the appliance stops before the pipeline has finished the study.
 /// </summary>
 public sealed class ExportStudyCompletedListener(
-    OutboxStore store, GenerationSignal signal, IOptions<ExportOptions> options, TimeProvider clock, ILogger<ExportStudyCompletedListener> logger)
+    OutboxStore store,
+    GenerationSignal signal,
+    DeliverySignal deliverySignal,
+    IOptions<ExportOptions> options,
+    TimeProvider clock,
+    ILogger<ExportStudyCompletedListener> logger)
     : IStudyCompletedListener
 {
     public async Task OnStudyCompletedAsync(string studyUid, CancellationToken cancellationToken)
@@ -31,6 +36,8 @@ public sealed class ExportStudyCompletedListener(
         {
             ExportLog.GenerationRequested(logger, studyUid);
             signal.Notify();
+            // The delivery loop also recounts the outbox for /healthz; wake it so the queued request shows at once.
+            deliverySignal.Notify();
         }
     }
 }

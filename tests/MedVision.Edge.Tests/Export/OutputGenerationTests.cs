@@ -129,6 +129,46 @@ public sealed class OutputGenerationTests : IAsyncLifetime
         Assert.Equal(study, Assert.Single(await outbox.ListDueGenerationsAsync(DateTimeOffset.UtcNow, 10, ct)).StudyUid);
     }
 
+    [Fact]
+    public async Task A_crash_mid_send_leaves_the_attempt_counted_and_due_again_and_a_delivered_row_is_never_taken_again()
+    {
+        var ct = CancellationToken.None;
+        var studies = Services.GetRequiredService<IStudyStore>();
+        var outbox = Services.GetRequiredService<OutboxStore>();
+        var study = ChestXrayDicom.NewUid();
+        await ReceiveAsync(studies, Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images").Image(4), study, DateTimeOffset.UtcNow.AddMinutes(-1));
+        await studies.CompleteQuietStudiesAsync(DateTimeOffset.UtcNow, ct);
+        await outbox.RequestGenerationAsync(study, DateTimeOffset.UtcNow, ct);
+        var generation = Assert.Single(await outbox.ListDueGenerationsAsync(DateTimeOffset.UtcNow, 10, ct));
+        var path = Path.Combine(_root.Path, "x.dcm");
+        await File.WriteAllBytesAsync(path, [1, 2, 3]);
+        var output = Assert.Single(await outbox.CompleteGenerationAsync(generation.Id, study,
+            [new NewOutput("secondary-capture", "x.dcm", "application/dicom", null, null, 3, "00", path, ["folder"])], null, DateTimeOffset.UtcNow, ct));
+
+        var due = Assert.Single(await outbox.ListDueDeliveriesAsync("folder", DateTimeOffset.UtcNow, 10, ct));
+        Assert.True(await outbox.ClaimAsync(due.Delivery.Id, DateTimeOffset.UtcNow, ct));
+        Assert.False(await outbox.ClaimAsync(due.Delivery.Id, DateTimeOffset.UtcNow, ct));
+        Assert.Empty(await outbox.ListDueDeliveriesAsync("folder", DateTimeOffset.UtcNow, 10, ct));
+
+        // The process died here. At the next start the attempt is still counted and the delivery is due again.
+        Assert.Equal(1, await outbox.ResetDeliveringAsync(DateTimeOffset.UtcNow, ct));
+        var again = Assert.Single(await outbox.ListDueDeliveriesAsync("folder", DateTimeOffset.UtcNow, 10, ct));
+        Assert.Equal(1, again.Delivery.Attempts);
+        Assert.Equal(output, again.Output.Id);
+
+        Assert.True(await outbox.ClaimAsync(again.Delivery.Id, DateTimeOffset.UtcNow, ct));
+        await outbox.MarkDeliveredAsync(again.Delivery.Id, DateTimeOffset.UtcNow, ct);
+        Assert.Equal(0, await outbox.ResetDeliveringAsync(DateTimeOffset.UtcNow, ct));
+        Assert.False(await outbox.ClaimAsync(again.Delivery.Id, DateTimeOffset.UtcNow, ct));
+        // A late failure report (e.g. a duplicate worker) cannot turn a delivered row back.
+        await outbox.MarkFailedAsync(again.Delivery.Id, "late", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, ct);
+        var (outcome, record) = await outbox.RetryAsync(again.Delivery.Id, DateTimeOffset.UtcNow, ct);
+        Assert.Equal(RetryOutcome.Conflict, outcome);
+        Assert.Equal(DeliveryStates.Delivered, record!.State);
+        Assert.Equal(2, record.Attempts);
+        Assert.Equal(RetryOutcome.NotFound, (await outbox.RetryAsync(424242, DateTimeOffset.UtcNow, ct)).Outcome);
+    }
+
     private async Task<string> ReceiveAsync(IStudyStore studies, byte[] image, string study, DateTimeOffset received)
     {
         var file = ChestXrayDicom.Create(_root.Path, image, scale: 2, studyUid: study);
