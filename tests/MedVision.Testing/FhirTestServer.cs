@@ -38,8 +38,8 @@ public sealed record ReceivedBundle(DateTimeOffset ReceivedUtc, string Json, Bun
 /// <summary>
 /// A small FHIR R4 server on loopback (Kestrel, free port) for tests: accepts POST of a transaction/batch Bundle to its base URL, parses
 /// it with the Firely parser, validates it with the full validator against the base R4 profiles, records it, and applies its entries to
-/// an in-memory store with FHIR's conditional semantics (POST with ifNoneExist, PUT Type?identifier=…), so a test can see whether a
-/// re-sent Bundle duplicated anything. <c>GET [base]/Type?identifier=system|value</c> searches that store. Can demand a bearer token
+/// an in-memory store with FHIR's conditional semantics (POST with ifNoneExist, PUT Type?identifier=…; urn:uuid references resolved
+/// to the stored ids), so a test can see whether a re-sent Bundle duplicated anything. <c>GET [base]/Type?identifier=system|value</c> searches that store. Can demand a bearer token
 /// and can fail the next N requests with 503 to exercise a client's retries.
 /// </summary>
 public sealed class FhirTestServer : IAsyncDisposable
@@ -267,6 +267,8 @@ public sealed class FhirTestServer : IAsyncDisposable
     private Bundle Apply(Bundle bundle)
     {
         var response = new Bundle { Type = bundle.Type == Bundle.BundleType.Batch ? Bundle.BundleType.BatchResponse : Bundle.BundleType.TransactionResponse };
+        var resolved = new Dictionary<string, string>(StringComparer.Ordinal);
+        var written = new List<Resource>();
         foreach (var entry in bundle.Entry)
         {
             var resource = entry.Resource;
@@ -308,6 +310,14 @@ public sealed class FhirTestServer : IAsyncDisposable
                 target = copy;
                 status = "201 Created";
             }
+            if (target is not null && entry.FullUrl is { } fullUrl)
+            {
+                resolved[fullUrl] = $"{target.TypeName}/{target.Id}";
+            }
+            if (status != "412 Precondition Failed" && !(matches.Count == 1 && method == Bundle.HTTPVerb.POST) && target is not null)
+            {
+                written.Add(target);
+            }
             response.Entry.Add(new Bundle.EntryComponent
             {
                 Response = new Bundle.ResponseComponent
@@ -316,6 +326,16 @@ public sealed class FhirTestServer : IAsyncDisposable
                     Location = target is null ? null : $"{target.TypeName}/{target.Id}/_history/{target.Meta?.VersionId}",
                 },
             });
+        }
+        // As a server must: references to an entry's fullUrl (urn:uuid:…) now point at the resource it created or matched.
+        foreach (var resource in written)
+        {
+            var json = JsonSerializer.Serialize(resource, _json);
+            foreach (var (fullUrl, reference) in resolved)
+            {
+                json = json.Replace(JsonSerializer.Serialize(fullUrl), JsonSerializer.Serialize(reference), StringComparison.Ordinal);
+            }
+            _store[_store.IndexOf(resource)] = (Resource)JsonSerializer.Deserialize(json, resource.GetType(), _json)!;
         }
         return response;
     }

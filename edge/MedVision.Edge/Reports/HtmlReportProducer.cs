@@ -13,6 +13,7 @@ namespace MedVision.Edge.Reports;
 /// </summary>
 public sealed class HtmlReportProducer(IOptions<ReportOptions> options, TimeProvider timeProvider, ILogger<HtmlReportProducer> logger) : IStudyOutputProducer
 {
+    public const string ContentSecurityPolicy = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
     public const string Banner = "PRELIMINARY — AI-generated, requires radiologist confirmation. Not for diagnostic use.";
 
     // Keeps non-ASCII names readable in the source while encoding everything markup-significant (<, >, &, quotes).
@@ -36,7 +37,10 @@ public sealed class HtmlReportProducer(IOptions<ReportOptions> options, TimeProv
         var study = results.Study;
         var generated = timeProvider.GetUtcNow();
         var html = new StringBuilder(16 * 1024);
-        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+        // The policy is defence in depth behind the encoding: no script runs and nothing is fetched, whatever a value contains.
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+            .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"").Append(ContentSecurityPolicy).Append("\">\n")
+            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
             .Append("<meta name=\"generator\" content=\"").Append(E(settings.ApplianceName)).Append("\">\n")
             .Append("<title>AI findings (preliminary): ").Append(E(FormatPersonName(study.PatientName) ?? "unknown patient")).Append("</title>\n")
             .Append("<style>").Append(Css).Append("</style>\n</head>\n<body>\n");

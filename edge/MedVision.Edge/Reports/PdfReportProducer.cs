@@ -7,7 +7,7 @@ namespace MedVision.Edge.Reports;
 
 /// <summary>
 /// Prints the HTML report to an A4 PDF with the system Chromium (<c>--headless --print-to-pdf</c>), in a fresh profile in a temporary
-/// folder, with name resolution switched off so nothing can be fetched. Off by default: the appliance then needs Debian's chromium.
+/// folder, with name resolution switched off (and the report's own Content-Security-Policy) so nothing can be fetched. Off by default: the appliance then needs Debian's chromium.
 /// </summary>
 public sealed class PdfReportProducer(HtmlReportProducer htmlProducer, IOptions<ReportOptions> options, ILogger<PdfReportProducer> logger) : IStudyOutputProducer
 {

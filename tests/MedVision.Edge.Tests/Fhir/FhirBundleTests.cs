@@ -10,11 +10,12 @@ using MedVision.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Task = System.Threading.Tasks.Task;
+using Xunit.Abstractions;
 
 namespace MedVision.Edge.Tests.Fhir;
 
 [Collection(FhirCollection.Name)]
-public sealed class FhirBundleTests(FhirR4Validator validator, ReportTestData data) : IClassFixture<ReportTestData>
+public sealed class FhirBundleTests(FhirR4Validator validator, ReportTestData data, ITestOutputHelper output) : IClassFixture<ReportTestData>
 {
     private static readonly DateTimeOffset Now = new(2026, 1, 2, 11, 0, 0, TimeSpan.Zero);
     private static readonly JsonSerializerOptions Json = new JsonSerializerOptions().ForFhir(ModelInfo.ModelInspector);
@@ -31,6 +32,10 @@ public sealed class FhirBundleTests(FhirR4Validator validator, ReportTestData da
     private void AssertValid(Bundle bundle)
     {
         var result = validator.Validate(bundle);
+        foreach (var warning in result.Warnings)
+        {
+            output.WriteLine(warning);
+        }
         Assert.True(result.IsValid, "FHIR validation errors:\n" + string.Join("\n", result.Errors));
     }
 

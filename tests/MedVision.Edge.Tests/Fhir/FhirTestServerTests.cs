@@ -45,12 +45,17 @@ public sealed class FhirTestServerTests(FhirR4Validator validator, ReportTestDat
         var received = await server.WaitForBundleAsync(0, TimeSpan.FromSeconds(5));
         Assert.True(received.IsValid, string.Join("\n", received.Validation.Errors));
         Assert.Equal(4, server.StoredResources.Count);
+        var stored = server.StoredResources.OfType<DiagnosticReport>().Single();
+        Assert.Equal(["Observation/2", "Observation/3"], stored.Result.Select(r => r.Reference));
+        Assert.Equal("ImagingStudy/1", stored.ImagingStudy[0].Reference);
+        Assert.All(server.StoredResources.OfType<Observation>(), o => Assert.Equal("ImagingStudy/1", o.DerivedFrom[0].Reference));
 
         using var second = await PostAsync(client, server, body);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         response = JsonSerializer.Deserialize<Bundle>(await second.Content.ReadAsStringAsync(), Json)!;
         Assert.All(response.Entry, e => Assert.Equal("200 OK", e.Response.Status));
         Assert.Equal(4, server.StoredResources.Count);
+        Assert.Equal(["Observation/2", "Observation/3"], server.StoredResources.OfType<DiagnosticReport>().Single().Result.Select(r => r.Reference));
         Assert.Equal(2, server.ReceivedBundles.Count);
         Assert.Equal(["ImagingStudy/1/_history/1", "Observation/2/_history/2", "Observation/3/_history/2", "DiagnosticReport/4/_history/2"],
             response.Entry.Select(e => e.Response.Location));

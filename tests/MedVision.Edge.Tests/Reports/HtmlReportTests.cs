@@ -66,6 +66,7 @@ public sealed partial class HtmlReportTests(ReportTestData data) : IClassFixture
         var html = await Producer().RenderAsync(data.Results(), CancellationToken.None);
 
         Assert.DoesNotContain("<script>", html, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains($"<meta http-equiv=\"Content-Security-Policy\" content=\"{HtmlReportProducer.ContentSecurityPolicy}\">", html, StringComparison.Ordinal);
         Assert.Contains("O&#x27;BRIEN&lt;script&gt;alert(1)&lt;/script&gt;, ANNE &amp; &quot;ME&quot;", html, StringComparison.Ordinal);
         Assert.Contains(">ACC-77&amp;1<", html, StringComparison.Ordinal);
         Assert.Contains(">Chest PA &lt;portable&gt;<", html, StringComparison.Ordinal);
