@@ -347,11 +347,7 @@ public sealed class DicomClient : IAsyncDisposable
             {
                 continue;
             }
-            return new MoveResult(
-                status,
-                response.GetIntOrDefault(DicomTags.NumberOfCompletedSuboperations, 0),
-                response.GetIntOrDefault(DicomTags.NumberOfFailedSuboperations, 0),
-                response.GetIntOrDefault(DicomTags.NumberOfWarningSuboperations, 0));
+            return RetrieveResult(status, response);
         }
     }
 
@@ -393,13 +389,16 @@ public sealed class DicomClient : IAsyncDisposable
             {
                 continue;
             }
-            return new MoveResult(
-                final,
-                message.GetIntOrDefault(DicomTags.NumberOfCompletedSuboperations, 0),
-                message.GetIntOrDefault(DicomTags.NumberOfFailedSuboperations, 0),
-                message.GetIntOrDefault(DicomTags.NumberOfWarningSuboperations, 0));
+            return RetrieveResult(final, message);
         }
     }
+
+    /// <summary>The final status and sub-operation counts of a C-MOVE or C-GET response.</summary>
+    private static MoveResult RetrieveResult(DicomStatus status, DicomDataset response) => new(
+        status,
+        response.GetIntOrDefault(DicomTags.NumberOfCompletedSuboperations, 0),
+        response.GetIntOrDefault(DicomTags.NumberOfFailedSuboperations, 0),
+        response.GetIntOrDefault(DicomTags.NumberOfWarningSuboperations, 0));
 
     private async Task<DicomStatus> ReceiveSubOperationAsync(
         DicomDataset command, byte[]? data, byte context, Func<RetrievedInstance, CancellationToken, Task<DicomStatus>> onInstance, CancellationToken cancellationToken)
