@@ -58,7 +58,8 @@ public sealed class EvalCommandTests(ITestOutputHelper output)
 
         var python = await ExternalTool.RunAsync("/usr/bin/python3",
             ["-c", PythonReference, Path.Combine(RepoPaths.Root, "models"), RepoPaths.PneumoniaPackage, RepoPaths.PneumoniaMnist],
-            TimeSpan.FromMinutes(2));
+            // Generous: numpy on a loaded 2-core CI machine; the check is the AUC, not the speed.
+            TimeSpan.FromMinutes(5));
         Assert.True(python.ExitCode == 0, python.Combined);
         using var reference = JsonDocument.Parse(python.StandardOutput);
         var pythonAuc = reference.RootElement.GetProperty("auc").GetDouble();
