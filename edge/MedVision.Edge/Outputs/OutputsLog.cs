@@ -9,6 +9,9 @@ internal static partial class OutputsLog
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Heat map for {SopInstanceUid} {ModelId} could not be made; the finding is kept without it: {Reason}")]
     public static partial void HeatmapFailed(ILogger logger, string sopInstanceUid, string modelId, string reason, Exception exception);
 
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Heat map for {SopInstanceUid} {ModelId} {Label} skipped: its {Megabytes} MB would take free disk below the watermark")]
+    public static partial void HeatmapSkippedLowDisk(ILogger logger, string sopInstanceUid, string modelId, string label, long megabytes);
+
     [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "Study {StudyUid}: spooled instance {SopInstanceUid} at {Path} cannot be read for the results: {Reason}")]
     public static partial void SourceUnreadable(ILogger logger, string studyUid, string sopInstanceUid, string path, string reason);
 

@@ -12,7 +12,7 @@ namespace MedVision.Edge.Outputs.Heatmaps;
 /// source geometry (<c>.f32</c>: little-endian, row-major, 0..1) and a colour overlay PNG. Files are written to a temporary name,
 /// fsync'd and renamed, so a crash leaves either the old or the new map, never half of one.
 /// </summary>
-public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator uids, ILogger<HeatmapStore> logger)
+public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator uids, IDiskSpace disk, ILogger<HeatmapStore> logger)
 {
     public const string FolderName = "heatmaps";
 
@@ -25,13 +25,21 @@ public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator 
 
     /// <summary>
     /// Upsamples <paramref name="cam"/> to <paramref name="background"/>'s geometry (the source's Columns × Rows), writes the float map
-    /// and the overlay, and reserves the UID of the Parametric Map that will carry it.
+    /// and the overlay, and reserves the UID of the Parametric Map that will carry it. Null (logged) when the maps would take free disk
+    /// below the ingest watermark: the space is kept for receiving images, which must never be refused for the sake of a picture.
     /// </summary>
-    public async Task<HeatmapRecord> SaveAsync(
+    public async Task<HeatmapRecord?> SaveAsync(
         string studyUid, string sopInstanceUid, string modelId, string modelVersion, CamMap cam, RenderedImage background, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cam);
         ArgumentNullException.ThrowIfNull(background);
+        // Float map plus an uncompressed-size bound for the RGB overlay.
+        var needed = (long)background.Width * background.Height * (sizeof(float) + 3);
+        if (!disk.HasRoomFor(needed))
+        {
+            OutputsLog.HeatmapSkippedLowDisk(logger, sopInstanceUid, modelId, cam.Label, needed / (1024 * 1024));
+            return null;
+        }
         var map = HeatmapResampler.Bilinear(cam.Values, cam.Width, cam.Height, background.Width, background.Height);
         var folder = Path.Combine(FolderName, SafeName(studyUid), SafeName(sopInstanceUid));
         var stem = $"{SafeName(modelId)}_{SafeName(modelVersion)}_{SafeName(cam.Label)}";
