@@ -70,3 +70,10 @@ public sealed class ProcessedStudyFixture : IAsyncLifetime
         Files.Dispose();
     }
 }
+
+/// <summary>The output test classes share one processed study (one appliance run, one Kermany pair).</summary>
+[CollectionDefinition(Name)]
+public sealed class ProcessedStudyCollection : ICollectionFixture<ProcessedStudyFixture>
+{
+    public const string Name = "Processed study";
+}
