@@ -18,7 +18,7 @@ internal static partial class OutputsLog
     [LoggerMessage(EventId = 5011, Level = LogLevel.Warning, Message = "Prior comparison source {Source} failed for study {StudyUid}; results are made without a prior")]
     public static partial void PriorSourceFailed(ILogger logger, string source, string studyUid, Exception exception);
 
-    [LoggerMessage(EventId = 5012, Level = LogLevel.Warning, Message = "Heat map file {Path} of study {StudyUid} is missing; its finding is reported without a heat map")]
+    [LoggerMessage(EventId = 5012, Level = LogLevel.Warning, Message = "Heat map {Path} of study {StudyUid} is missing or incomplete (e.g. cut short by a crash); its finding is reported without a heat map")]
     public static partial void HeatmapFileMissing(ILogger logger, string studyUid, string path);
 
     [LoggerMessage(EventId = 5020, Level = LogLevel.Information, Message = "Study {StudyUid}: {Producer} made {Count} object(s)")]
