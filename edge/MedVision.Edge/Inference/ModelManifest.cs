@@ -134,6 +134,12 @@ public sealed partial record ModelManifest(
             {
                 errors.Add($"label '{label.Name}' threshold {label.Threshold} is outside [0, 1]");
             }
+            if (label.Coding is { } coding
+                && (string.IsNullOrWhiteSpace(coding.System) || string.IsNullOrWhiteSpace(coding.Code) || string.IsNullOrWhiteSpace(coding.Display)))
+            {
+                // The code goes into SR and FHIR outputs as it is: half a coding would make them invalid.
+                errors.Add($"label '{label.Name}' coding needs system, code and display");
+            }
         }
         if (Outputs.Count == 0)
         {
@@ -144,6 +150,10 @@ public sealed partial record ModelManifest(
         {
             if (output.Kind == OutputKinds.Cam)
             {
+                if (output.Shape is { } shape && (shape.Count != 4 || shape[1] != output.Labels.Count || shape[2] <= 0 || shape[3] <= 0))
+                {
+                    errors.Add($"cam output '{output.Name}' shape must be [N, {output.Labels.Count} (one map per label), h, w]");
+                }
                 // A heat map explains labels that a score output produces; it produces none itself.
                 foreach (var label in output.Labels.Where(l => !labelNames.Contains(l)))
                 {

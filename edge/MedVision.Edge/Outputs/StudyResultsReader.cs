@@ -117,15 +117,13 @@ public sealed class StudyResultsReader(
         HeatmapReference? heatmap = null;
         if (row.Heatmap is { } map)
         {
-            var floatPath = heatmaps.Resolve(map.FloatMapPath);
-            var pngPath = heatmaps.Resolve(map.OverlayPngPath);
-            if (File.Exists(floatPath) && File.Exists(pngPath))
+            if (heatmaps.IsIntact(map))
             {
-                heatmap = new HeatmapReference(map.ParametricMapUid, map.Columns, map.Rows, floatPath, pngPath);
+                heatmap = new HeatmapReference(map.ParametricMapUid, map.Columns, map.Rows, heatmaps.Resolve(map.FloatMapPath), heatmaps.Resolve(map.OverlayPngPath));
             }
             else
             {
-                OutputsLog.HeatmapFileMissing(logger, studyUid, floatPath);
+                OutputsLog.HeatmapFileMissing(logger, studyUid, heatmaps.Resolve(map.FloatMapPath));
             }
         }
         return new StudyFinding(row.Stored.Id, row.Stored.Finding with { Heatmap = row.Heatmap }, label?.Display ?? row.Stored.Finding.Label, code, heatmap);

@@ -59,8 +59,11 @@ public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRoute
                     background ??= DicomImage.Open(file).Render(0);
                     foreach (var cam in cams)
                     {
-                        maps[cam.Label] = await heatmaps.SaveAsync(instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, cam, background, cancellationToken)
-                            .ConfigureAwait(false);
+                        if (await heatmaps.SaveAsync(instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, cam, background, cancellationToken)
+                            .ConfigureAwait(false) is { } map)
+                        {
+                            maps[cam.Label] = map;
+                        }
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)

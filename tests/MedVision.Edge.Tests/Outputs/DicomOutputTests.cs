@@ -12,7 +12,8 @@ namespace MedVision.Edge.Tests.Outputs;
 /// The SR, Parametric Maps and Secondary Captures made from a real processed study: valid to dicom3tools' dciodvfy, readable by dcmtk,
 /// and stored unchanged by a real PACS (Orthanc).
 /// </summary>
-public sealed class DicomOutputTests(ProcessedStudyFixture study) : IClassFixture<ProcessedStudyFixture>
+[Collection(ProcessedStudyCollection.Name)]
+public sealed class DicomOutputTests(ProcessedStudyFixture study)
 {
     [Fact]
     public void Reader_assembles_header_instances_findings_with_codes_and_heatmaps()

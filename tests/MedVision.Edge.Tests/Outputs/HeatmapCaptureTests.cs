@@ -87,6 +87,22 @@ public sealed class HeatmapCaptureTests
         Assert.False(Directory.Exists(folder.Combine("storage", HeatmapStore.FolderName)));
     }
 
+    [Fact]
+    public async Task No_heatmap_is_written_when_it_would_take_free_disk_below_the_ingest_watermark()
+    {
+        using var folder = new TempDirectory();
+        var source = await KermanyDicom.CreateAsync(folder.Path, KermanyDicom.PneumoniaSample, reduce: 8);
+        using var registry = Registry(RepoPaths.ModelPackages);
+        // A watermark no disk can meet: the space is the ingest's, so the finding is kept and the picture is not made.
+        var processor = Processor(registry, folder.Combine("storage"), out _, minFreeDiskMegabytes: 1L << 40);
+
+        var findings = await processor.ProcessAsync(Pending(source), CancellationToken.None);
+
+        var finding = Assert.Single(findings!, f => f.ModelId == "cxr-pneumonia");
+        Assert.Null(finding.Heatmap);
+        Assert.False(Directory.Exists(folder.Combine("storage", HeatmapStore.FolderName)));
+    }
+
     /// <summary>Bilinear sample with pixel centres aligned, written out from the definition (not the appliance's resampler).</summary>
     private static float Expected(float[] map, int mw, int mh, int x, int y, int w, int h)
     {
@@ -110,9 +126,10 @@ public sealed class HeatmapCaptureTests
         return registry;
     }
 
-    private static InstanceProcessor Processor(ModelRegistry registry, string storageRoot, out HeatmapStore store)
+    private static InstanceProcessor Processor(ModelRegistry registry, string storageRoot, out HeatmapStore store, long minFreeDiskMegabytes = 0)
     {
-        store = new HeatmapStore(Options.Create(new StorageOptions { Root = storageRoot }), new UidGenerator(Options.Create(new ExportOptions())), NullLogger<HeatmapStore>.Instance);
+        var storage = Options.Create(new StorageOptions { Root = storageRoot, MinFreeDiskMegabytes = minFreeDiskMegabytes });
+        store = new HeatmapStore(storage, new UidGenerator(Options.Create(new ExportOptions())), new DiskSpace(storage), NullLogger<HeatmapStore>.Instance);
         return new InstanceProcessor(registry, new ModelRouter(Options.Create(new InferenceOptions())), TimeProvider.System, store, NullLogger<InstanceProcessor>.Instance);
     }
 

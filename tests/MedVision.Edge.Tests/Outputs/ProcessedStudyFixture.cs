@@ -53,6 +53,12 @@ public sealed class ProcessedStudyFixture : IAsyncLifetime
             {
                 var path = Path.Combine(folder, output.FileName);
                 await File.WriteAllBytesAsync(path, output.Content);
+                // MEDVISION_KEEP_OUTPUTS=<folder> keeps a copy of every object for looking at by hand (viewers, dciodvfy -v).
+                if (Environment.GetEnvironmentVariable("MEDVISION_KEEP_OUTPUTS") is { Length: > 0 } keep)
+                {
+                    Directory.CreateDirectory(Path.Combine(keep, subfolder));
+                    await File.WriteAllBytesAsync(Path.Combine(keep, subfolder, output.FileName), output.Content);
+                }
                 saved.Add((output, path));
             }
         }
@@ -64,4 +70,11 @@ public sealed class ProcessedStudyFixture : IAsyncLifetime
         await Appliance.DisposeAsync();
         Files.Dispose();
     }
+}
+
+/// <summary>The output test classes share one processed study (one appliance run, one Kermany pair).</summary>
+[CollectionDefinition(Name)]
+public sealed class ProcessedStudyCollection : ICollectionFixture<ProcessedStudyFixture>
+{
+    public const string Name = "Processed study";
 }

@@ -10,8 +10,15 @@ public sealed record Code(string Value, string Scheme, string Meaning)
     public DicomDataset ToItem()
     {
         var item = DicomBuild.Item();
-        // Long values (e.g. URNs) belong in Long Code Value; every code used here is short.
-        item.AddOrUpdate(DicomTags.CodeValue, DicomVR.SH, Value);
+        // Code Value is SH (16 characters); longer ones (e.g. SNOMED CT extension codes) go in Long Code Value (PS3.3 8.8).
+        if (Value.Length > 16)
+        {
+            item.AddOrUpdate(DicomTags.LongCodeValue, DicomVR.UC, Value);
+        }
+        else
+        {
+            item.AddOrUpdate(DicomTags.CodeValue, DicomVR.SH, Value);
+        }
         item.AddOrUpdate(DicomTags.CodingSchemeDesignator, DicomVR.SH, Scheme);
         item.AddOrUpdate(DicomTags.CodeMeaning, DicomVR.LO, Meaning.Length > 64 ? Meaning[..64] : Meaning);
         return item;

@@ -52,8 +52,15 @@ public sealed class SecondaryCaptureProducer(OutputObjectContext context, ILogge
             context.Options.SeriesNumber + 2, "AI heat map overlay (not for diagnosis)", now);
         dataset.Integer(DicomTags.InstanceNumber, instanceNumber);
         dataset.Text(DicomTags.ConversionType, DicomVR.CS, "WSD");
-        // General Series 2C (paired body parts): the source's laterality when it has one, else empty.
-        dataset.Text(DicomTags.Laterality, DicomVR.CS, source.Laterality is "L" or "R" ? source.Laterality : "");
+        // Laterality is 2C on paired body parts: copied when the source has one, and Body Part Examined tells a reader when none applies.
+        if (source.BodyPartExamined is { Length: > 0 } bodyPart)
+        {
+            dataset.Text(DicomTags.BodyPartExamined, DicomVR.CS, bodyPart);
+        }
+        if (source.Laterality is "L" or "R")
+        {
+            dataset.Text(DicomTags.Laterality, DicomVR.CS, source.Laterality);
+        }
         dataset.Text(DicomTags.ImageType, DicomVR.CS, @"DERIVED\SECONDARY");
         dataset.Text(DicomTags.PatientOrientation, DicomVR.CS, source.PatientOrientation);
         dataset.Text(DicomTags.DerivationDescription, DicomVR.ST,

@@ -144,7 +144,11 @@ public sealed class StructuredReportProducer(OutputObjectContext context, ILogge
         }
         foreach (var instance in results.Instances)
         {
-            Add(instance.SeriesInstanceUid ?? context.Uids.DerivedUid(instance.SopInstanceUid, "unknown-series"), instance.SopClassUid, instance.SopInstanceUid);
+            // Evidence is listed by series; an instance whose series is unknown even in its file cannot be listed correctly.
+            if ((instance.SeriesInstanceUid ?? ReadSeriesUid(instance)) is { Length: > 0 } seriesUid)
+            {
+                Add(seriesUid, instance.SopClassUid, instance.SopInstanceUid);
+            }
         }
         var mapSeries = context.ParametricMapSeriesUid(results.Study.StudyInstanceUid);
         foreach (var finding in results.Findings)
@@ -163,6 +167,18 @@ public sealed class StructuredReportProducer(OutputObjectContext context, ILogge
                 .Sequence(DicomTags.ReferencedSeriesSequence, seriesItems)
                 .Text(DicomTags.StudyInstanceUID, DicomVR.UI, results.Study.StudyInstanceUid),
         ];
+    }
+
+    private static string? ReadSeriesUid(SourceInstance instance)
+    {
+        try
+        {
+            return SourceImageHeader.Read(instance).SeriesInstanceUid;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DicomFormatException)
+        {
+            return null;
+        }
     }
 
     private static string Truncate(string value, int length) => value.Length > length ? value[..length] : value;

@@ -9,10 +9,11 @@ namespace MedVision.Edge.Outputs.Heatmaps;
 
 /// <summary>
 /// Keeps heat maps under <c>{storage root}/heatmaps/{study}/{instance}/</c>: per (model, version, label) a float32 map at the
-/// source geometry (<c>.f32</c>: little-endian, row-major, 0..1) and a colour overlay PNG. Files are written to a temporary name,
-/// fsync'd and renamed, so a crash leaves either the old or the new map, never half of one.
+/// source geometry (<c>.f32</c>: little-endian, row-major, 0..1) and a colour overlay PNG. Files are written to a temporary name and
+/// renamed, but not fsync'd: a heat map is derived data, and three fsyncs per instance made the pipeline six times slower. After a
+/// crash a map may be short or empty, so readers check <see cref="IsIntact"/> and report the finding without it.
 /// </summary>
-public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator uids, ILogger<HeatmapStore> logger)
+public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator uids, IDiskSpace disk, ILogger<HeatmapStore> logger)
 {
     public const string FolderName = "heatmaps";
 
@@ -25,13 +26,21 @@ public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator 
 
     /// <summary>
     /// Upsamples <paramref name="cam"/> to <paramref name="background"/>'s geometry (the source's Columns × Rows), writes the float map
-    /// and the overlay, and reserves the UID of the Parametric Map that will carry it.
+    /// and the overlay, and reserves the UID of the Parametric Map that will carry it. Null (logged) when the maps would take free disk
+    /// below the ingest watermark: the space is kept for receiving images, which must never be refused for the sake of a picture.
     /// </summary>
-    public async Task<HeatmapRecord> SaveAsync(
+    public async Task<HeatmapRecord?> SaveAsync(
         string studyUid, string sopInstanceUid, string modelId, string modelVersion, CamMap cam, RenderedImage background, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cam);
         ArgumentNullException.ThrowIfNull(background);
+        // Float map plus an uncompressed-size bound for the RGB overlay.
+        var needed = (long)background.Width * background.Height * (sizeof(float) + 3);
+        if (!disk.HasRoomFor(needed))
+        {
+            OutputsLog.HeatmapSkippedLowDisk(logger, sopInstanceUid, modelId, cam.Label, needed / (1024 * 1024));
+            return null;
+        }
         var map = HeatmapResampler.Bilinear(cam.Values, cam.Width, cam.Height, background.Width, background.Height);
         var folder = Path.Combine(FolderName, SafeName(studyUid), SafeName(sopInstanceUid));
         var stem = $"{SafeName(modelId)}_{SafeName(modelVersion)}_{SafeName(cam.Label)}";
@@ -44,14 +53,13 @@ public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator 
         {
             BinaryPrimitives.WriteSingleLittleEndian(floats.AsSpan(i * sizeof(float)), map[i]);
         }
-        await WriteDurablyAsync(Resolve(floatPath), floats, cancellationToken).ConfigureAwait(false);
+        await WriteAndRenameAsync(Resolve(floatPath), floats, cancellationToken).ConfigureAwait(false);
 
         using (var png = new MemoryStream())
         {
             PngWriter.Write(png, background.Width, background.Height, 3, HeatmapOverlay.Blend(background, map));
-            await WriteDurablyAsync(Resolve(pngPath), png.ToArray(), cancellationToken).ConfigureAwait(false);
+            await WriteAndRenameAsync(Resolve(pngPath), png.ToArray(), cancellationToken).ConfigureAwait(false);
         }
-        Ingest.Durability.FsyncDirectory(Resolve(folder));
         OutputsLog.HeatmapStored(logger, sopInstanceUid, modelId, cam.Label, background.Width, background.Height, floatPath);
         return new HeatmapRecord(uids.NewUid(), background.Width, background.Height, floatPath, pngPath);
     }
@@ -72,14 +80,41 @@ public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator 
         return values;
     }
 
-    private static async Task WriteDurablyAsync(string path, byte[] content, CancellationToken cancellationToken)
+    /// <summary>Whether both files of a stored heat map are complete: the float map has exactly its size, the PNG ends with IEND.</summary>
+    public bool IsIntact(HeatmapRecord heatmap)
     {
+        ArgumentNullException.ThrowIfNull(heatmap);
+        var floatMap = new FileInfo(Resolve(heatmap.FloatMapPath));
+        if (!floatMap.Exists || floatMap.Length != (long)heatmap.Columns * heatmap.Rows * sizeof(float))
+        {
+            return false;
+        }
+        var pngPath = Resolve(heatmap.OverlayPngPath);
+        if (!File.Exists(pngPath))
+        {
+            return false;
+        }
+        using var png = new FileStream(pngPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        if (png.Length < PngEnd.Length)
+        {
+            return false;
+        }
+        Span<byte> tail = stackalloc byte[PngEnd.Length];
+        png.Seek(-PngEnd.Length, SeekOrigin.End);
+        png.ReadExactly(tail);
+        return tail.SequenceEqual(PngEnd);
+    }
+
+    /// <summary>The IEND chunk every PNG ends with: zero length, type, CRC.</summary>
+    private static ReadOnlySpan<byte> PngEnd => [0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xAE, 0x42, 0x60, 0x82];
+
+    private static async Task WriteAndRenameAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        // Temporary name + rename: a reader never sees a file being written, and a rewrite replaces the old map whole.
         var temporary = path + ".partial";
         await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
         {
             await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            stream.Flush(flushToDisk: true);
         }
         File.Move(temporary, path, overwrite: true);
     }
