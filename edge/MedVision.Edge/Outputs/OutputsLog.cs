@@ -3,14 +3,14 @@ namespace MedVision.Edge.Outputs;
 /// <summary>Output (heat maps, SR, Parametric Map, Secondary Capture) log messages; event ids 5000-5099.</summary>
 internal static partial class OutputsLog
 {
-    [LoggerMessage(EventId = 5000, Level = LogLevel.Debug, Message = "Heat map for {SopInstanceUid} {ModelId} {Label} stored ({Columns}x{Rows}) at {Path}")]
-    public static partial void HeatmapStored(ILogger logger, string sopInstanceUid, string modelId, string label, int columns, int rows, string path);
+    [LoggerMessage(EventId = 5000, Level = LogLevel.Debug, Message = "Heat map {Path} rendered ({Columns}x{Rows})")]
+    public static partial void HeatmapStored(ILogger logger, string path, int columns, int rows);
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Heat map for {SopInstanceUid} {ModelId} could not be made; the finding is kept without it: {Reason}")]
     public static partial void HeatmapFailed(ILogger logger, string sopInstanceUid, string modelId, string reason, Exception exception);
 
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Heat map for {SopInstanceUid} {ModelId} {Label} skipped: its {Megabytes} MB would take free disk below the watermark")]
-    public static partial void HeatmapSkippedLowDisk(ILogger logger, string sopInstanceUid, string modelId, string label, long megabytes);
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Heat map {Path} not rendered: its {Megabytes} MB would take free disk below the watermark")]
+    public static partial void HeatmapSkippedLowDisk(ILogger logger, string path, long megabytes);
 
     [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "Study {StudyUid}: spooled instance {SopInstanceUid} at {Path} cannot be read for the results: {Reason}")]
     public static partial void SourceUnreadable(ILogger logger, string studyUid, string sopInstanceUid, string path, string reason);

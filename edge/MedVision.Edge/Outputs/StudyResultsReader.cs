@@ -58,7 +58,18 @@ public sealed class StudyResultsReader(
         header ??= new StudyHeader(studyUid, null, null, null, null, null, null, null, null, null, null, instances.FirstOrDefault()?.Modality);
 
         var prior = await ReadPriorAsync(studyUid, cancellationToken).ConfigureAwait(false);
-        return new StudyResults(header, instances, findings.Select(f => Describe(studyUid, f)).ToList(), prior);
+        var described = new List<StudyFinding>(findings.Count);
+        foreach (var row in findings)
+        {
+            var finding = Describe(studyUid, row);
+            if (row.Heatmap is { } map)
+            {
+                var source = instances.FirstOrDefault(i => i.SopInstanceUid == row.Stored.Finding.SopInstanceUid);
+                finding = finding with { Heatmap = await MaterializeAsync(studyUid, map, source, cancellationToken).ConfigureAwait(false) };
+            }
+            described.Add(finding);
+        }
+        return new StudyResults(header, instances, described, prior);
     }
 
     private StudyHeader? ReadHeader(string studyUid, SourceInstance instance)
@@ -114,19 +125,31 @@ public sealed class StudyResultsReader(
             ?? models.Find(row.Stored.Finding.ModelId);
         var label = model?.Labels.FirstOrDefault(l => l.Name == row.Stored.Finding.Label);
         var code = label?.Coding is { } coding ? new CodedConcept(coding.System, coding.Code, coding.Display) : null;
-        HeatmapReference? heatmap = null;
-        if (row.Heatmap is { } map)
+        return new StudyFinding(row.Stored.Id, row.Stored.Finding with { Heatmap = row.Heatmap }, label?.Display ?? row.Stored.Finding.Label, code, null);
+    }
+
+    /// <summary>Renders the heat map of a finding from its recorded CAM (once; later reads find the files intact).</summary>
+    private async Task<HeatmapReference?> MaterializeAsync(string studyUid, HeatmapRecord map, SourceInstance? source, CancellationToken cancellationToken)
+    {
+        if (source is null)
         {
-            if (heatmaps.IsIntact(map))
+            OutputsLog.HeatmapFileMissing(logger, studyUid, heatmaps.Resolve(map.FloatMapPath));
+            return null;
+        }
+        try
+        {
+            if (!await heatmaps.MaterializeAsync(map, source.SpoolPath, cancellationToken).ConfigureAwait(false))
             {
-                heatmap = new HeatmapReference(map.ParametricMapUid, map.Columns, map.Rows, heatmaps.Resolve(map.FloatMapPath), heatmaps.Resolve(map.OverlayPngPath));
-            }
-            else
-            {
-                OutputsLog.HeatmapFileMissing(logger, studyUid, heatmaps.Resolve(map.FloatMapPath));
+                return null;
             }
         }
-        return new StudyFinding(row.Stored.Id, row.Stored.Finding with { Heatmap = row.Heatmap }, label?.Display ?? row.Stored.Finding.Label, code, heatmap);
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A heat map explains a finding; failing to draw one must not hold back the results themselves.
+            OutputsLog.HeatmapFailed(logger, source.SopInstanceUid, map.FloatMapPath, ex.Message, ex);
+            return null;
+        }
+        return new HeatmapReference(map.ParametricMapUid, map.Columns, map.Rows, heatmaps.Resolve(map.FloatMapPath), heatmaps.Resolve(map.OverlayPngPath));
     }
 
     private static async Task<List<SourceInstance>> ReadInstancesAsync(SqliteConnection connection, string studyUid, CancellationToken ct)
@@ -152,7 +175,7 @@ public sealed class StudyResultsReader(
         await using var command = SqliteTransactions.Command(connection, null, """
             SELECT f.id, f.study_uid, f.sop_instance_uid, f.model_id, f.model_version, f.model_sha256, f.label, f.probability,
                    f.threshold, f.positive, f.execution_provider, f.inference_ms, f.created_utc,
-                   h.parametric_map_uid, h.columns, h.rows, h.float_map_path, h.overlay_png_path
+                   h.parametric_map_uid, h.columns, h.rows, h.float_map_path, h.overlay_png_path, h.cam_width, h.cam_height, h.cam
             FROM findings f
             LEFT JOIN heatmaps h ON h.sop_instance_uid = f.sop_instance_uid AND h.model_id = f.model_id
                                 AND h.model_version = f.model_version AND h.label = f.label
@@ -170,7 +193,8 @@ public sealed class StudyResultsReader(
                 reader.IsDBNull(11) ? null : reader.GetDouble(11), SqliteStudyStore.ParseTimestamp(reader.GetString(12)));
             var heatmap = reader.IsDBNull(13)
                 ? null
-                : new HeatmapRecord(reader.GetString(13), reader.GetInt32(14), reader.GetInt32(15), reader.GetString(16), reader.GetString(17));
+                : new HeatmapRecord(reader.GetString(13), reader.GetInt32(14), reader.GetInt32(15), reader.GetString(16), reader.GetString(17),
+                    reader.GetInt32(18), reader.GetInt32(19), HeatmapRecordEncoding.FromBytes((byte[])reader.GetValue(20)));
             findings.Add(new FindingRow(new StoredFinding(reader.GetInt64(0), finding), heatmap));
         }
         return findings;

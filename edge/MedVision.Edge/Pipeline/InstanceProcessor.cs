@@ -11,7 +11,7 @@ namespace MedVision.Edge.Pipeline;
 public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRouter router, TimeProvider clock, HeatmapStore heatmaps, ILogger<InstanceProcessor> logger)
 {
     /// <summary>The findings, or null when no model applies to the instance (it is then marked skipped).</summary>
-    public async Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<FindingRecord>?> ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
     {
         // The lease pins one model generation: a hot swap during this instance neither mixes versions nor
         // disposes a session that is still running.
@@ -20,7 +20,7 @@ public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRoute
         var candidates = lease.Models.Where(m => router.MayApply(m, instance.Modality)).ToList();
         if (candidates.Count == 0)
         {
-            return null;
+            return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
         }
         cancellationToken.ThrowIfCancellationRequested();
         var file = DicomFile.Open(instance.SpoolPath);
@@ -40,38 +40,18 @@ public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRoute
         }
         if (models.Count == 0)
         {
-            return null;
+            return Task.FromResult<IReadOnlyList<FindingRecord>?>(null);
         }
         var image = LoadImage(file);
-        RenderedImage? background = null;
         var findings = new List<FindingRecord>();
         foreach (var model in models)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var prediction = model.Predict(image);
             var now = clock.GetUtcNow();
-            var maps = new Dictionary<string, HeatmapRecord>(StringComparer.Ordinal);
-            if (prediction.Cams is { Count: > 0 } cams)
-            {
-                try
-                {
-                    // The overlay shows the image as a reader would see it: the source's own VOI window, 8-bit.
-                    background ??= DicomImage.Open(file).Render(0);
-                    foreach (var cam in cams)
-                    {
-                        if (await heatmaps.SaveAsync(instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, cam, background, cancellationToken)
-                            .ConfigureAwait(false) is { } map)
-                        {
-                            maps[cam.Label] = map;
-                        }
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // A heat map explains a finding; failing to draw one must not lose the finding itself.
-                    OutputsLog.HeatmapFailed(logger, instance.SopInstanceUid, model.Id, ex.Message, ex);
-                }
-            }
+            // The CAM is recorded with the finding; rendering it at full resolution waits until outputs are made.
+            var maps = (prediction.Cams ?? []).ToDictionary(
+                cam => cam.Label, cam => heatmaps.Plan(instance.StudyUid, instance.SopInstanceUid, model.Id, model.Version, cam, image.Width, image.Height), StringComparer.Ordinal);
             foreach (var output in prediction.Outputs)
             {
                 findings.Add(new FindingRecord(
@@ -80,7 +60,7 @@ public sealed partial class InstanceProcessor(ModelRegistry registry, ModelRoute
                     maps.GetValueOrDefault(output.Label)));
             }
         }
-        return findings;
+        return Task.FromResult<IReadOnlyList<FindingRecord>?>(findings);
     }
 
     /// <summary>First frame after the modality LUT; the model's preprocessing takes it from there.</summary>

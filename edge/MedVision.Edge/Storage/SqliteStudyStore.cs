@@ -289,12 +289,13 @@ public sealed class SqliteStudyStore : IStudyStore
             }
             await using var command = Command(connection, transaction, """
                 INSERT INTO heatmaps (study_uid, sop_instance_uid, model_id, model_version, label, parametric_map_uid,
-                                      columns, rows, float_map_path, overlay_png_path, created_utc)
-                VALUES ($study, $sop, $modelId, $modelVersion, $label, $pm, $columns, $rows, $float, $png, $created)
+                                      columns, rows, float_map_path, overlay_png_path, cam_width, cam_height, cam, created_utc)
+                VALUES ($study, $sop, $modelId, $modelVersion, $label, $pm, $columns, $rows, $float, $png, $camWidth, $camHeight, $cam, $created)
                 ON CONFLICT (sop_instance_uid, model_id, model_version, label) DO UPDATE SET
                     study_uid = excluded.study_uid, parametric_map_uid = excluded.parametric_map_uid,
                     columns = excluded.columns, rows = excluded.rows, float_map_path = excluded.float_map_path,
-                    overlay_png_path = excluded.overlay_png_path, created_utc = excluded.created_utc;
+                    overlay_png_path = excluded.overlay_png_path, cam_width = excluded.cam_width, cam_height = excluded.cam_height,
+                    cam = excluded.cam, created_utc = excluded.created_utc;
                 """);
             command.Parameters.AddWithValue("$study", finding.StudyUid);
             command.Parameters.AddWithValue("$sop", finding.SopInstanceUid);
@@ -306,6 +307,9 @@ public sealed class SqliteStudyStore : IStudyStore
             command.Parameters.AddWithValue("$rows", map.Rows);
             command.Parameters.AddWithValue("$float", map.FloatMapPath);
             command.Parameters.AddWithValue("$png", map.OverlayPngPath);
+            command.Parameters.AddWithValue("$camWidth", map.CamWidth);
+            command.Parameters.AddWithValue("$camHeight", map.CamHeight);
+            command.Parameters.AddWithValue("$cam", HeatmapRecordEncoding.ToBytes(map.Cam));
             command.Parameters.AddWithValue("$created", Timestamp(finding.CreatedUtc));
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }

@@ -31,6 +31,10 @@ public sealed class HeatmapCaptureTests
         var finding = Assert.Single(findings!, f => f.ModelId == "cxr-pneumonia");
         var heatmap = Assert.IsType<HeatmapRecord>(finding.Heatmap);
         Assert.Equal((source.Columns, source.Rows), (heatmap.Columns, heatmap.Rows));
+        // The pipeline records the model-resolution CAM only; the full-resolution files are made with the outputs.
+        Assert.Equal((16, 16), (heatmap.CamWidth, heatmap.CamHeight));
+        Assert.False(File.Exists(store.Resolve(heatmap.FloatMapPath)));
+        Assert.True(await store.MaterializeAsync(heatmap, source.Path, CancellationToken.None));
         var mapPath = store.Resolve(heatmap.FloatMapPath);
         Assert.Equal((long)source.Columns * source.Rows * 4, new FileInfo(mapPath).Length);
         var stored = await HeatmapStore.ReadFloatMapAsync(mapPath, heatmap.Columns, heatmap.Rows, CancellationToken.None);
@@ -94,12 +98,13 @@ public sealed class HeatmapCaptureTests
         var source = await KermanyDicom.CreateAsync(folder.Path, KermanyDicom.PneumoniaSample, reduce: 8);
         using var registry = Registry(RepoPaths.ModelPackages);
         // A watermark no disk can meet: the space is the ingest's, so the finding is kept and the picture is not made.
-        var processor = Processor(registry, folder.Combine("storage"), out _, minFreeDiskMegabytes: 1L << 40);
+        var processor = Processor(registry, folder.Combine("storage"), out var store, minFreeDiskMegabytes: 1L << 40);
 
         var findings = await processor.ProcessAsync(Pending(source), CancellationToken.None);
 
         var finding = Assert.Single(findings!, f => f.ModelId == "cxr-pneumonia");
-        Assert.Null(finding.Heatmap);
+        var heatmap = Assert.IsType<HeatmapRecord>(finding.Heatmap);
+        Assert.False(await store.MaterializeAsync(heatmap, source.Path, CancellationToken.None));
         Assert.False(Directory.Exists(folder.Combine("storage", HeatmapStore.FolderName)));
     }
 

@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Text;
+using MedVision.Dicom;
 using MedVision.Dicom.Imaging;
 using MedVision.Edge.Inference;
 using MedVision.Edge.Storage;
@@ -9,7 +9,8 @@ namespace MedVision.Edge.Outputs.Heatmaps;
 
 /// <summary>
 /// Keeps heat maps under <c>{storage root}/heatmaps/{study}/{instance}/</c>: per (model, version, label) a float32 map at the
-/// source geometry (<c>.f32</c>: little-endian, row-major, 0..1) and a colour overlay PNG. Files are written to a temporary name and
+/// source geometry (<c>.f32</c>: little-endian, row-major, 0..1) and a colour overlay PNG, rendered from the CAM recorded with the
+/// finding when outputs are made. Files are written to a temporary name and
 /// renamed, but not fsync'd: a heat map is derived data, and three fsyncs per instance made the pipeline six times slower. After a
 /// crash a map may be short or empty, so readers check <see cref="IsIntact"/> and report the finding without it.
 /// </summary>
@@ -25,43 +26,54 @@ public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator 
     public string Resolve(string relativePath) => Path.GetFullPath(Path.Combine(storage.Value.Root, relativePath));
 
     /// <summary>
-    /// Upsamples <paramref name="cam"/> to <paramref name="background"/>'s geometry (the source's Columns × Rows), writes the float map
-    /// and the overlay, and reserves the UID of the Parametric Map that will carry it. Null (logged) when the maps would take free disk
-    /// below the ingest watermark: the space is kept for receiving images, which must never be refused for the sake of a picture.
+    /// Records where the heat map of <paramref name="cam"/> for an image of <paramref name="columns"/> × <paramref name="rows"/> will be
+    /// rendered and reserves the UID of the Parametric Map that will carry it. No file is written here: the pipeline stays as fast as
+    /// the model, and <see cref="MaterializeAsync"/> renders the map when outputs are made.
     /// </summary>
-    public async Task<HeatmapRecord?> SaveAsync(
-        string studyUid, string sopInstanceUid, string modelId, string modelVersion, CamMap cam, RenderedImage background, CancellationToken cancellationToken)
+    public HeatmapRecord Plan(string studyUid, string sopInstanceUid, string modelId, string modelVersion, CamMap cam, int columns, int rows)
     {
         ArgumentNullException.ThrowIfNull(cam);
-        ArgumentNullException.ThrowIfNull(background);
-        // Float map plus an uncompressed-size bound for the RGB overlay.
-        var needed = (long)background.Width * background.Height * (sizeof(float) + 3);
-        if (!disk.HasRoomFor(needed))
-        {
-            OutputsLog.HeatmapSkippedLowDisk(logger, sopInstanceUid, modelId, cam.Label, needed / (1024 * 1024));
-            return null;
-        }
-        var map = HeatmapResampler.Bilinear(cam.Values, cam.Width, cam.Height, background.Width, background.Height);
         var folder = Path.Combine(FolderName, SafeName(studyUid), SafeName(sopInstanceUid));
         var stem = $"{SafeName(modelId)}_{SafeName(modelVersion)}_{SafeName(cam.Label)}";
-        var floatPath = Path.Combine(folder, stem + FloatMapExtension);
-        var pngPath = Path.Combine(folder, stem + OverlayExtension);
-        Directory.CreateDirectory(Resolve(folder));
+        return new HeatmapRecord(uids.NewUid(), columns, rows, Path.Combine(folder, stem + FloatMapExtension), Path.Combine(folder, stem + OverlayExtension),
+            cam.Width, cam.Height, cam.Values);
+    }
 
-        var floats = new byte[map.Length * sizeof(float)];
-        for (var i = 0; i < map.Length; i++)
+    /// <summary>
+    /// Makes the files of <paramref name="heatmap"/> unless they are intact already: the CAM upsampled bilinearly to the source's
+    /// Columns × Rows (float map) and the source, rendered in its own VOI window, with the map blended on top (overlay PNG). False
+    /// (logged) when that would take free disk below the ingest watermark: the space is kept for receiving images, which must never
+    /// be refused for the sake of a picture.
+    /// </summary>
+    public async Task<bool> MaterializeAsync(HeatmapRecord heatmap, string sourcePath, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(heatmap);
+        if (IsIntact(heatmap))
         {
-            BinaryPrimitives.WriteSingleLittleEndian(floats.AsSpan(i * sizeof(float)), map[i]);
+            return true;
         }
-        await WriteAndRenameAsync(Resolve(floatPath), floats, cancellationToken).ConfigureAwait(false);
-
+        // Float map plus an uncompressed-size bound for the RGB overlay.
+        var needed = (long)heatmap.Columns * heatmap.Rows * (sizeof(float) + 3);
+        if (!disk.HasRoomFor(needed))
+        {
+            OutputsLog.HeatmapSkippedLowDisk(logger, heatmap.FloatMapPath, needed / (1024 * 1024));
+            return false;
+        }
+        var background = DicomImage.Open(DicomFile.Open(sourcePath)).Render(0);
+        if (background.Width != heatmap.Columns || background.Height != heatmap.Rows)
+        {
+            throw new InvalidDataException($"Source {sourcePath} is {background.Width}x{background.Height}; the heat map was planned for {heatmap.Columns}x{heatmap.Rows}.");
+        }
+        var map = HeatmapResampler.Bilinear(heatmap.Cam, heatmap.CamWidth, heatmap.CamHeight, heatmap.Columns, heatmap.Rows);
+        Directory.CreateDirectory(Path.GetDirectoryName(Resolve(heatmap.FloatMapPath))!);
+        await WriteAndRenameAsync(Resolve(heatmap.FloatMapPath), HeatmapRecordEncoding.ToBytes(map), cancellationToken).ConfigureAwait(false);
         using (var png = new MemoryStream())
         {
             PngWriter.Write(png, background.Width, background.Height, 3, HeatmapOverlay.Blend(background, map));
-            await WriteAndRenameAsync(Resolve(pngPath), png.ToArray(), cancellationToken).ConfigureAwait(false);
+            await WriteAndRenameAsync(Resolve(heatmap.OverlayPngPath), png.ToArray(), cancellationToken).ConfigureAwait(false);
         }
-        OutputsLog.HeatmapStored(logger, sopInstanceUid, modelId, cam.Label, background.Width, background.Height, floatPath);
-        return new HeatmapRecord(uids.NewUid(), background.Width, background.Height, floatPath, pngPath);
+        OutputsLog.HeatmapStored(logger, heatmap.FloatMapPath, heatmap.Columns, heatmap.Rows);
+        return true;
     }
 
     /// <summary>Reads a stored float map (see <see cref="SaveAsync"/>) back into row-major values.</summary>
@@ -72,12 +84,7 @@ public sealed class HeatmapStore(IOptions<StorageOptions> storage, UidGenerator 
         {
             throw new InvalidDataException($"Heat map {path} has {bytes.Length} bytes; {columns}x{rows} float32 needs {(long)columns * rows * sizeof(float)}.");
         }
-        var values = new float[columns * rows];
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * sizeof(float)));
-        }
-        return values;
+        return HeatmapRecordEncoding.FromBytes(bytes);
     }
 
     /// <summary>Whether both files of a stored heat map are complete: the float map has exactly its size, the PNG ends with IEND.</summary>

@@ -1,5 +1,6 @@
 -- 0005: heat maps (class activation maps at the source geometry) kept with their findings, one per
--- (instance, model, version, label) like the findings. Paths are relative to the storage root.
+-- (instance, model, version, label) like the findings. Paths are relative to the storage root; the files there are rendered from
+-- `cam` when outputs are made (and again if lost).
 -- parametric_map_uid is the SOP Instance UID reserved for the DICOM Parametric Map that carries the map.
 CREATE TABLE heatmaps (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -13,6 +14,9 @@ CREATE TABLE heatmaps (
     rows               INTEGER NOT NULL,
     float_map_path     TEXT NOT NULL,
     overlay_png_path   TEXT NOT NULL,
+    cam_width          INTEGER NOT NULL,          -- the model-resolution map the rendering is made from
+    cam_height         INTEGER NOT NULL,
+    cam                BLOB NOT NULL,             -- cam_width x cam_height float32, little-endian, row-major
     created_utc        TEXT NOT NULL,
     UNIQUE (sop_instance_uid, model_id, model_version, label)
 );
