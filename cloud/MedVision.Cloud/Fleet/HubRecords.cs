@@ -1,0 +1,60 @@
+namespace MedVision.Cloud.Fleet;
+
+/// <summary>A message as it arrived, before it is stored.</summary>
+public sealed record IncomingMessage(
+    string DeviceId,
+    string MessageId,
+    string Type,
+    int SchemaVersion,
+    DateTimeOffset CreatedUtc,
+    DateTimeOffset ReceivedUtc,
+    string BodyJson);
+
+public sealed record DeviceRecord(
+    string DeviceId,
+    string SiteId,
+    string? Hostname,
+    DateTimeOffset EnrolledUtc,
+    DateTimeOffset? LastSeenUtc,
+    DateTimeOffset? LastHeartbeatUtc,
+    string? LastHeartbeatJson,
+    long MessagesReceived);
+
+public sealed record StoredMessage(
+    long Seq,
+    string DeviceId,
+    string MessageId,
+    string Type,
+    int SchemaVersion,
+    DateTimeOffset CreatedUtc,
+    DateTimeOffset ReceivedUtc,
+    string BodyJson);
+
+public sealed record EnrolmentOutcome(bool Success, string? DeviceId, string? SiteId, string? Error);
+
+/// <summary>The fleet database. SQLite by default; every method is one short transaction.</summary>
+public interface IHubStore
+{
+    Task MigrateAsync(CancellationToken cancellationToken);
+
+    Task CreateEnrolmentTokenAsync(string tokenHash, string siteId, string deviceId, DateTimeOffset createdUtc, DateTimeOffset expiresUtc, CancellationToken cancellationToken);
+
+    /// <summary>Uses a token once: creates (or re-keys) its device with <paramref name="passwordHash"/>.</summary>
+    Task<EnrolmentOutcome> RedeemEnrolmentTokenAsync(string tokenHash, string passwordHash, string? hostname, DateTimeOffset nowUtc, CancellationToken cancellationToken);
+
+    Task<string?> GetPasswordHashAsync(string deviceId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<(string DeviceId, string PasswordHash)>> ListCredentialsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores a batch in one transaction. A (device, message id) already stored is skipped, so redelivery never
+    /// duplicates. Returns, per message, whether it was new.
+    /// </summary>
+    Task<bool[]> StoreAsync(IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeviceRecord>> ListDevicesAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<StoredMessage>> ListMessagesAsync(string? type, string? deviceId, DateTimeOffset? since, int limit, CancellationToken cancellationToken);
+
+    Task<long> CountMessagesAsync(string? type, CancellationToken cancellationToken);
+}
