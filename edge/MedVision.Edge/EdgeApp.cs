@@ -4,6 +4,7 @@ using MedVision.Edge.Inference;
 using MedVision.Edge.Ingest;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Storage;
+using MedVision.Edge.Sync;
 using Microsoft.Extensions.Options;
 
 namespace MedVision.Edge;
@@ -51,6 +52,7 @@ public static class EdgeApp
         services.AddHostedService<InferencePipelineService>();
         services.AddHostedService<StudyCompletionService>();
         services.AddEdgeAlerts(builder.Configuration);
+        services.AddEdgeSync(builder.Configuration);
 
         var app = builder.Build();
         app.MapEdgeApi();

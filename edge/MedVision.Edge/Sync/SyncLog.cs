@@ -1,0 +1,41 @@
+namespace MedVision.Edge.Sync;
+
+/// <summary>The sync agent's log events: ids 6000-6099.</summary>
+internal static partial class SyncLog
+{
+    [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "Enrolled with the hub as device {DeviceId} of site {SiteId}")]
+    public static partial void Enrolled(ILogger logger, string deviceId, string siteId);
+
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Error, Message = "Not enrolled and no MedVision:Cloud:EnrolmentToken configured; nothing is sent until one is")]
+    public static partial void NoEnrolmentToken(ILogger logger);
+
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "Connected to the broker {Host}:{Port} as {DeviceId} (session present: {SessionPresent})")]
+    public static partial void Connected(ILogger logger, string host, int port, string deviceId, bool sessionPresent);
+
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Hub unreachable (attempt {Attempt}); retrying in {DelayMs} ms")]
+    public static partial void Retrying(ILogger logger, int attempt, double delayMs, Exception? exception);
+
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Disconnected from the broker: {Reason}")]
+    public static partial void Disconnected(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 6005, Level = LogLevel.Error, Message = "Message {MessageId} ({Type}) refused by the broker for good: {Reason}")]
+    public static partial void Refused(ILogger logger, string messageId, string type, string reason);
+
+    [LoggerMessage(EventId = 6006, Level = LogLevel.Warning, Message = "Outbox full ({Depth} messages): dropped {Dropped} oldest telemetry messages")]
+    public static partial void TelemetryDropped(ILogger logger, long depth, int dropped);
+
+    [LoggerMessage(EventId = 6007, Level = LogLevel.Warning, Message = "Outbox over its bound ({Depth} > {Max}) with findings only; findings are kept")]
+    public static partial void OverBound(ILogger logger, long depth, int max);
+
+    [LoggerMessage(EventId = 6008, Level = LogLevel.Error, Message = "Queueing findings of instance {SopInstanceUid} for the hub failed")]
+    public static partial void QueueFailed(ILogger logger, string sopInstanceUid, Exception exception);
+
+    [LoggerMessage(EventId = 6009, Level = LogLevel.Warning, Message = "Site secret created at {Path}; keep it with the appliance's backups")]
+    public static partial void SiteSecretCreated(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 6010, Level = LogLevel.Warning, Message = "Message {MessageId} not taken by the hub ({Reason}); kept for retry")]
+    public static partial void NotTaken(ILogger logger, string messageId, string reason);
+
+    [LoggerMessage(EventId = 6011, Level = LogLevel.Error, Message = "Heartbeat failed")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception);
+}
