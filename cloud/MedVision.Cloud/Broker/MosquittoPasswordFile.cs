@@ -48,7 +48,8 @@ internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
             await File.WriteAllTextAsync(temp, text.ToString(), cancellationToken).ConfigureAwait(false);
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                // Group-readable so a broker running under another user of the hub's group can read it; it holds only PBKDF2 hashes.
+                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
             }
             File.Move(temp, _options.PasswordFile, overwrite: true);
             HubLog.PasswordFileWritten(_logger, _options.PasswordFile, devices.Count + 1);
