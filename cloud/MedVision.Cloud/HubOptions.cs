@@ -58,6 +58,12 @@ public sealed class ExternalBrokerOptions
 
     public string? Password { get; set; }
 
+    /// <summary>
+    /// MQTT client id of this hub instance; unique per instance. The session is persistent, so messages the broker
+    /// accepted while this hub was away wait for it (with broker persistence, across a broker restart too).
+    /// </summary>
+    public string ClientId { get; set; } = "medvision-hub-1";
+
     /// <summary>Shared subscription group, so several hub instances split the device messages.</summary>
     public string ShareGroup { get; set; } = "medvision-hub";
 

@@ -17,7 +17,6 @@ public sealed class ExternalBrokerClient : BackgroundService
     private readonly MessageIngestor _ingestor;
     private readonly IBrokerCredentialSink _credentials;
     private readonly ILogger<ExternalBrokerClient> _logger;
-    private readonly string _clientId = "medvision-hub-" + Guid.NewGuid().ToString("N")[..8];
 
     public ExternalBrokerClient(IOptions<HubOptions> options, MessageIngestor ingestor, IBrokerCredentialSink credentials, ILogger<ExternalBrokerClient> logger)
     {
@@ -44,9 +43,10 @@ public sealed class ExternalBrokerClient : BackgroundService
                     var options = new MqttClientOptionsBuilder()
                         .WithTcpServer(_options.Host, _options.Port)
                         .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-                        .WithClientId(_clientId)
+                        .WithClientId(_options.ClientId)
                         .WithCredentials(_options.Username, _options.Password)
-                        .WithCleanStart(true)
+                        .WithCleanStart(false)
+                        .WithSessionExpiryInterval(7 * 24 * 3600)
                         .WithReceiveMaximum(1000)
                         .WithTimeout(TimeSpan.FromSeconds(5))
                         .Build();
