@@ -33,8 +33,8 @@ internal static partial class HubLog
     [LoggerMessage(EventId = 7020, Level = LogLevel.Information, Message = "Connected to external broker {Host}:{Port}, subscribed to {Filter}")]
     public static partial void ExternalConnected(ILogger logger, string host, int port, string filter);
 
-    [LoggerMessage(EventId = 7021, Level = LogLevel.Warning, Message = "External broker {Host}:{Port} unreachable; retrying in {DelayMs} ms")]
-    public static partial void ExternalConnectFailed(ILogger logger, string host, int port, double delayMs, Exception? exception);
+    [LoggerMessage(EventId = 7021, Level = LogLevel.Warning, Message = "External broker {Host}:{Port} unreachable ({Reason}); retrying in {DelayMs} ms")]
+    public static partial void ExternalConnectFailed(ILogger logger, string host, int port, string reason, double delayMs);
 
     [LoggerMessage(EventId = 7022, Level = LogLevel.Information, Message = "Broker password file {Path} written with {Count} users")]
     public static partial void PasswordFileWritten(ILogger logger, string path, int count);

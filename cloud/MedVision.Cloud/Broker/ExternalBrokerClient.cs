@@ -65,7 +65,7 @@ public sealed class ExternalBrokerClient : BackgroundService
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
-                    HubLog.ExternalConnectFailed(_logger, _options.Host, _options.Port, delay.TotalMilliseconds, ex);
+                    HubLog.ExternalConnectFailed(_logger, _options.Host, _options.Port, ex.Message, delay.TotalMilliseconds);
                     await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
                     delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 10_000));
                     continue;

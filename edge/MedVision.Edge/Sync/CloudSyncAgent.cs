@@ -62,7 +62,8 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
                 OnRetry = args =>
                 {
                     _lastError = args.Outcome.Exception?.Message;
-                    SyncLog.Retrying(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, args.Outcome.Exception);
+                    // An unreachable hub is expected (offline for days); the message is enough, no stack trace per attempt.
+                    SyncLog.Retrying(_logger, args.AttemptNumber + 1, args.Outcome.Exception?.Message, args.RetryDelay.TotalMilliseconds);
                     return default;
                 },
             })

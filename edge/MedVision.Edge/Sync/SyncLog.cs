@@ -12,8 +12,8 @@ internal static partial class SyncLog
     [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "Connected to the broker {Host}:{Port} as {DeviceId} (session present: {SessionPresent})")]
     public static partial void Connected(ILogger logger, string host, int port, string deviceId, bool sessionPresent);
 
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Hub unreachable (attempt {Attempt}); retrying in {DelayMs} ms")]
-    public static partial void Retrying(ILogger logger, int attempt, double delayMs, Exception? exception);
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Hub unreachable (attempt {Attempt}: {Reason}); retrying in {DelayMs} ms")]
+    public static partial void Retrying(ILogger logger, int attempt, string? reason, double delayMs);
 
     [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Disconnected from the broker: {Reason}")]
     public static partial void Disconnected(ILogger logger, string reason);
