@@ -32,6 +32,7 @@ public static class HubApp
         services.AddSingleton<HubMetrics>();
         services.AddSingleton<EnrolmentService>();
         services.AddSingleton<FleetView>();
+        services.AddSingleton<ModelPackages>();
         services.AddSingleton<MessageIngestor>();
         services.AddHostedService(sp => sp.GetRequiredService<MessageIngestor>());
 
@@ -39,19 +40,23 @@ public static class HubApp
         if (broker == BrokerMode.External)
         {
             services.AddSingleton<IBrokerCredentialSink, MosquittoPasswordFile>();
-            services.AddHostedService<ExternalBrokerClient>();
+            services.AddSingleton<ExternalBrokerClient>();
+            services.AddHostedService(sp => sp.GetRequiredService<ExternalBrokerClient>());
+            services.AddSingleton<IDeviceChannel>(sp => sp.GetRequiredService<ExternalBrokerClient>());
         }
         else
         {
             services.AddSingleton<IBrokerCredentialSink, NoCredentialSink>();
             services.AddSingleton<EmbeddedBroker>();
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+            services.AddSingleton<IDeviceChannel>(sp => sp.GetRequiredService<EmbeddedBroker>());
         }
 
         var app = builder.Build();
         app.Services.GetRequiredService<HubMetrics>();
         MapHostMetrics(app);
         app.MapHubApi();
+        app.MapModelApi();
         return app;
     }
 

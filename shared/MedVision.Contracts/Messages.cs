@@ -8,6 +8,7 @@ public static class MessageTypes
 {
     public const string Finding = "finding";
     public const string Heartbeat = "heartbeat";
+    public const string ModelUpdate = "modelUpdate";
 }
 
 /// <summary>
@@ -60,6 +61,15 @@ public sealed record HeartbeatV1(
     string? ExecutionProvider);
 
 public sealed record ModelVersionV1(string Id, string Version, string Sha256);
+
+/// <summary>
+/// Hub → device on <c>devices/{id}/models/offer</c>: a model package (a zip of the package folder) to fetch in chunks
+/// from <see cref="ContentPath"/> (HTTP Range requests to the hub, device credentials as Basic authentication).
+/// </summary>
+public sealed record ModelOfferV1(string PackageId, string Name, string Sha256, long SizeBytes, string ContentPath, int ChunkBytes);
+
+/// <summary>Device → hub: what became of an offered package. <see cref="Status"/> is <c>active</c> or <c>rejected</c>.</summary>
+public sealed record ModelUpdateV1(string PackageId, string Name, string Sha256, string Status, string? Reason, string? ModelId, string? ModelVersion);
 
 /// <summary>POST /api/enrol: an appliance exchanges the operator's one-time enrolment token for its credentials.</summary>
 public sealed record EnrolmentRequest(string Token, string? Hostname);

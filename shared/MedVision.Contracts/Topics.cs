@@ -17,6 +17,9 @@ public static class Topics
     /// <summary>Device → hub: reported properties.</summary>
     public static string Reported(string deviceId) => $"{DevicePrefix(deviceId)}twin/reported";
 
+    /// <summary>Hub → device: model package offers.</summary>
+    public static string ModelOffer(string deviceId) => $"{DevicePrefix(deviceId)}models/offer";
+
     public static string DevicePrefix(string deviceId) => $"{DevicesRoot}/{deviceId}/";
 
     /// <summary>Filter the hub subscribes with on an external broker (shared subscription, so hub instances split the load).</summary>

@@ -12,7 +12,7 @@ namespace MedVision.Cloud.Broker;
 /// fleet database (client id = user name = device id), confines every device to <c>devices/{its id}/…</c> and
 /// hands device events to the <see cref="MessageIngestor"/>; the PUBACK is sent only after the message is stored.
 /// </summary>
-public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
+public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IDeviceChannel
 {
     private readonly HubOptions _options;
     private readonly EnrolmentService _enrolment;
@@ -49,6 +49,16 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => _server.StopAsync();
+
+    public Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken) =>
+        _server.InjectApplicationMessage(
+            new InjectedMqttApplicationMessage(new MQTTnet.MqttApplicationMessageBuilder()
+                .WithTopic(topic)
+                .WithPayload(payload)
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build())
+            { SenderClientId = "medvision-hub" },
+            cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

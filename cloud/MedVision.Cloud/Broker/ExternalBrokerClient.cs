@@ -11,7 +11,7 @@ namespace MedVision.Cloud.Broker;
 /// hub instance. Messages are acknowledged only once stored (manual acknowledgement), so a hub that dies mid-batch
 /// leaves them with the broker for another instance; acknowledging asynchronously keeps many in flight.
 /// </summary>
-public sealed class ExternalBrokerClient : BackgroundService
+public sealed class ExternalBrokerClient : BackgroundService, IDeviceChannel
 {
     private readonly ExternalBrokerOptions _options;
     private readonly MessageIngestor _ingestor;
@@ -26,11 +26,25 @@ public sealed class ExternalBrokerClient : BackgroundService
         _logger = logger;
     }
 
+    private IMqttClient? _client;
+
+    public async Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken)
+    {
+        var client = _client is { IsConnected: true } c ? c : throw new InvalidOperationException("not connected to the external broker");
+        var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), cancellationToken).ConfigureAwait(false);
+        if (!result.IsSuccess && result.ReasonCode != MqttClientPublishReasonCode.NoMatchingSubscribers)
+        {
+            throw new InvalidOperationException($"broker refused {topic}: {result.ReasonCode}");
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // The broker must know every enrolled device even after it was rebuilt.
         await _credentials.CredentialsChangedAsync(stoppingToken).ConfigureAwait(false);
         using var client = new MqttClientFactory().CreateMqttClient();
+        _client = client;
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
         var filter = Topics.HubEventsFilter(_options.ShareGroup);
         var delay = TimeSpan.FromMilliseconds(250);

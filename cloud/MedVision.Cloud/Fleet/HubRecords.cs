@@ -57,4 +57,11 @@ public interface IHubStore
     Task<IReadOnlyList<StoredMessage>> ListMessagesAsync(string? type, string? deviceId, DateTimeOffset? since, int limit, CancellationToken cancellationToken);
 
     Task<long> CountMessagesAsync(string? type, CancellationToken cancellationToken);
+
+    /// <summary>Keeps a model package (the zip) in the database, so every hub instance can serve it.</summary>
+    Task SavePackageAsync(ModelPackageRecord package, byte[] content, CancellationToken cancellationToken);
+
+    Task<(ModelPackageRecord Package, byte[] Content)?> GetPackageAsync(string packageId, CancellationToken cancellationToken);
 }
+
+public sealed record ModelPackageRecord(string PackageId, string Name, string Sha256, long SizeBytes, DateTimeOffset CreatedUtc);

@@ -42,6 +42,14 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
             UNIQUE (device_id, message_id)
         );
         CREATE INDEX IF NOT EXISTS ix_messages_type ON messages (type, seq);
+        CREATE TABLE IF NOT EXISTS model_packages (
+            package_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created_ms INTEGER NOT NULL,
+            content BLOB NOT NULL
+        );
         """;
 
     private readonly string _connectionString;
@@ -265,6 +273,34 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
         await using var command = Command(connection, null, "SELECT COUNT(*) FROM messages WHERE $t IS NULL OR type = $t;");
         command.Parameters.AddWithValue("$t", (object?)type ?? DBNull.Value);
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
+    public async Task SavePackageAsync(ModelPackageRecord package, byte[] content, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null,
+            "INSERT INTO model_packages (package_id, name, sha256, size, created_ms, content) VALUES ($i, $n, $s, $z, $c, $b);");
+        command.Parameters.AddWithValue("$i", package.PackageId);
+        command.Parameters.AddWithValue("$n", package.Name);
+        command.Parameters.AddWithValue("$s", package.Sha256);
+        command.Parameters.AddWithValue("$z", package.SizeBytes);
+        command.Parameters.AddWithValue("$c", package.CreatedUtc.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$b", content);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<(ModelPackageRecord Package, byte[] Content)?> GetPackageAsync(string packageId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT name, sha256, size, created_ms, content FROM model_packages WHERE package_id = $i;");
+        command.Parameters.AddWithValue("$i", packageId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        var record = new ModelPackageRecord(packageId, reader.GetString(0), reader.GetString(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
+        return (record, (byte[])reader.GetValue(4));
     }
 
     public void Dispose()

@@ -20,6 +20,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
     public const string HttpClientName = "medvision-cloud";
 
     private readonly CloudOutbox _outbox;
+    private readonly ModelOfferInbox _offers;
     private readonly CloudSignal _signal;
     private readonly DeviceCredentialStore _credentials;
     private readonly IHttpClientFactory _http;
@@ -36,6 +37,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
 
     public CloudSyncAgent(
         CloudOutbox outbox,
+        ModelOfferInbox offers,
         CloudSignal signal,
         DeviceCredentialStore credentials,
         IHttpClientFactory http,
@@ -44,6 +46,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         ILogger<CloudSyncAgent> logger)
     {
         _outbox = outbox;
+        _offers = offers;
         _signal = signal;
         _credentials = credentials;
         _http = http;
@@ -92,6 +95,23 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         while (!stoppingToken.IsCancellationRequested)
         {
             using var client = factory.CreateMqttClient();
+            var offerTopic = Topics.ModelOffer(credentials.DeviceId);
+            client.ApplicationMessageReceivedAsync += async e =>
+            {
+                if (e.ApplicationMessage.Topic != offerTopic)
+                {
+                    return;
+                }
+                // Stored before the handler returns, i.e. before the PUBACK: an acknowledged offer is never lost.
+                if (await _offers.AcceptAsync(System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload), stoppingToken).ConfigureAwait(false))
+                {
+                    SyncLog.ModelOffered(_logger, e.ApplicationMessage.Topic);
+                }
+                else
+                {
+                    SyncLog.BadOffer(_logger, e.ApplicationMessage.Topic);
+                }
+            };
             client.DisconnectedAsync += e =>
             {
                 if (_connected)
@@ -117,6 +137,12 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
                 if (result.ResultCode != MqttClientConnectResultCode.Success)
                 {
                     throw new InvalidOperationException($"broker refused the connection: {result.ResultCode}");
+                }
+                var subscribed = await client.SubscribeAsync(
+                    new MqttClientSubscribeOptionsBuilder().WithTopicFilter(offerTopic, MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct).ConfigureAwait(false);
+                if (subscribed.Items.First().ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+                {
+                    throw new InvalidOperationException($"subscription to {offerTopic} refused: {subscribed.Items.First().ResultCode}");
                 }
                 _connected = true;
                 _lastError = null;

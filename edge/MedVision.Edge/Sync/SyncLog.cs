@@ -38,4 +38,19 @@ internal static partial class SyncLog
 
     [LoggerMessage(EventId = 6011, Level = LogLevel.Error, Message = "Heartbeat failed")]
     public static partial void HeartbeatFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6020, Level = LogLevel.Information, Message = "Model offer received on {Topic}")]
+    public static partial void ModelOffered(ILogger logger, string topic);
+
+    [LoggerMessage(EventId = 6021, Level = LogLevel.Warning, Message = "Malformed model offer on {Topic} ignored")]
+    public static partial void BadOffer(ILogger logger, string topic);
+
+    [LoggerMessage(EventId = 6022, Level = LogLevel.Warning, Message = "Model package {PackageId} not fetched yet: {Reason}; retrying later")]
+    public static partial void ModelDownloadDeferred(ILogger logger, string packageId, string reason);
+
+    [LoggerMessage(EventId = 6023, Level = LogLevel.Information, Message = "Model package {Name} ({ModelId} {Version}) verified and installed for the hot swap")]
+    public static partial void ModelInstalled(ILogger logger, string name, string modelId, string version);
+
+    [LoggerMessage(EventId = 6024, Level = LogLevel.Error, Message = "Model package {Name} rejected: {Reason}")]
+    public static partial void ModelRejected(ILogger logger, string name, string reason);
 }

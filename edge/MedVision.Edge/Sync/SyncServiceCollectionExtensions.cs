@@ -28,6 +28,9 @@ public static class SyncServiceCollectionExtensions
         services.TryAddSingleton<CloudOutbox>();
         services.TryAddSingleton<SitePseudonyms>();
         services.TryAddSingleton<DeviceCredentialStore>();
+        services.TryAddSingleton<ModelOfferSignal>();
+        services.TryAddSingleton<ModelOfferInbox>();
+        services.AddHostedService<ModelDeliveryService>();
         services.TryAddSingleton<CloudSyncAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<CloudSyncAgent>());
         services.AddHostedService<HeartbeatService>();
