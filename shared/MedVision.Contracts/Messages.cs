@@ -9,6 +9,7 @@ public static class MessageTypes
     public const string Finding = "finding";
     public const string Heartbeat = "heartbeat";
     public const string ModelUpdate = "modelUpdate";
+    public const string Reported = "reported";
 }
 
 /// <summary>
@@ -70,6 +71,15 @@ public sealed record ModelOfferV1(string PackageId, string Name, string Sha256, 
 
 /// <summary>Device → hub: what became of an offered package. <see cref="Status"/> is <c>active</c> or <c>rejected</c>.</summary>
 public sealed record ModelUpdateV1(string PackageId, string Name, string Sha256, string Status, string? Reason, string? ModelId, string? ModelVersion);
+
+/// <summary>
+/// Hub → device on <c>devices/{id}/twin/desired</c> (retained): the settings the operator wants, with a version that
+/// only grows. Keys the appliance knows: <c>heartbeatSeconds</c>, <c>maxOutboxMessages</c>.
+/// </summary>
+public sealed record DesiredPropertiesV1(long Version, IReadOnlyDictionary<string, JsonElement> Properties);
+
+/// <summary>Device → hub (event type <c>reported</c>): which desired version it applied, with what it refused and why.</summary>
+public sealed record ReportedPropertiesV1(long Version, IReadOnlyDictionary<string, JsonElement> Applied, IReadOnlyDictionary<string, string> Rejected);
 
 /// <summary>POST /api/enrol: an appliance exchanges the operator's one-time enrolment token for its credentials.</summary>
 public sealed record EnrolmentRequest(string Token, string? Hostname);

@@ -53,6 +53,27 @@ public static class HubApi
             }));
         });
 
+        app.MapPut("/api/fleet/{deviceId}/desired", async (string deviceId, JsonElement properties, HttpContext http, IHubStore store, MedVision.Cloud.Broker.IDeviceChannel devices, IOptions<HubOptions> options, CancellationToken ct) =>
+        {
+            var key = options.Value.AdminApiKey;
+            if (!string.IsNullOrEmpty(key) && http.Request.Headers["X-Api-Key"] != key)
+            {
+                return Results.Unauthorized();
+            }
+            if (properties.ValueKind != JsonValueKind.Object)
+            {
+                return Results.BadRequest(new { error = "desired properties must be a JSON object" });
+            }
+            var version = await store.SetDesiredAsync(deviceId, properties.GetRawText(), ct);
+            if (version is null)
+            {
+                return Results.NotFound();
+            }
+            var desired = new DesiredPropertiesV1(version.Value, properties.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone()));
+            await devices.PublishAsync(Topics.Desired(deviceId), ContractJson.Serialize(desired), ct, retain: true);
+            return Results.Ok(desired);
+        });
+
         app.MapGet("/api/fleet/{deviceId}/heartbeats", async (string deviceId, IHubStore store, int? minutes, CancellationToken ct) =>
         {
             var since = DateTimeOffset.UtcNow.AddMinutes(-Math.Clamp(minutes ?? 60, 1, 24 * 60));

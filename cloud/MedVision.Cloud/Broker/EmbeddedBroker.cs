@@ -50,11 +50,12 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IDeviceCh
 
     public Task StopAsync(CancellationToken cancellationToken) => _server.StopAsync();
 
-    public Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken) =>
+    public Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken, bool retain = false) =>
         _server.InjectApplicationMessage(
             new InjectedMqttApplicationMessage(new MQTTnet.MqttApplicationMessageBuilder()
                 .WithTopic(topic)
                 .WithPayload(payload)
+                .WithRetainFlag(retain)
                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build())
             { SenderClientId = "medvision-hub" },

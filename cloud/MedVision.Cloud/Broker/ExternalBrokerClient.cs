@@ -28,10 +28,10 @@ public sealed class ExternalBrokerClient : BackgroundService, IDeviceChannel
 
     private IMqttClient? _client;
 
-    public async Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken)
+    public async Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken, bool retain = false)
     {
         var client = _client is { IsConnected: true } c ? c : throw new InvalidOperationException("not connected to the external broker");
-        var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
+        var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), cancellationToken).ConfigureAwait(false);
         if (!result.IsSuccess && result.ReasonCode != MqttClientPublishReasonCode.NoMatchingSubscribers)
         {

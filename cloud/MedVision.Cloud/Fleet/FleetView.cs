@@ -12,7 +12,11 @@ public sealed record ApplianceStatus(
     DateTimeOffset? LastSeenUtc,
     DateTimeOffset? LastHeartbeatUtc,
     long MessagesReceived,
-    JsonElement? Heartbeat);
+    JsonElement? Heartbeat,
+    long DesiredVersion,
+    JsonElement? Desired,
+    long? ReportedVersion,
+    JsonElement? Reported);
 
 /// <summary>
 /// Appliance status from the time of its last message: <c>online</c>, <c>stale</c> after StaleAfterSeconds,
@@ -34,7 +38,11 @@ public sealed class FleetView(IHubStore store, TimeProvider time, IOptions<HubOp
             d.LastSeenUtc,
             d.LastHeartbeatUtc,
             d.MessagesReceived,
-            d.LastHeartbeatJson is null ? null : JsonSerializer.Deserialize<JsonElement>(d.LastHeartbeatJson))).ToList();
+            d.LastHeartbeatJson is null ? null : JsonSerializer.Deserialize<JsonElement>(d.LastHeartbeatJson),
+            d.DesiredVersion,
+            d.DesiredJson is null ? null : JsonSerializer.Deserialize<JsonElement>(d.DesiredJson),
+            d.ReportedVersion,
+            d.ReportedJson is null ? null : JsonSerializer.Deserialize<JsonElement>(d.ReportedJson))).ToList();
     }
 
     public string StatusOf(DateTimeOffset? lastSeen, DateTimeOffset now)

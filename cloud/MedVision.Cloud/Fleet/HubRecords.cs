@@ -18,7 +18,11 @@ public sealed record DeviceRecord(
     DateTimeOffset? LastSeenUtc,
     DateTimeOffset? LastHeartbeatUtc,
     string? LastHeartbeatJson,
-    long MessagesReceived);
+    long MessagesReceived,
+    long DesiredVersion = 0,
+    string? DesiredJson = null,
+    long? ReportedVersion = null,
+    string? ReportedJson = null);
 
 public sealed record StoredMessage(
     long Seq,
@@ -57,6 +61,9 @@ public interface IHubStore
     Task<IReadOnlyList<StoredMessage>> ListMessagesAsync(string? type, string? deviceId, DateTimeOffset? since, int limit, CancellationToken cancellationToken);
 
     Task<long> CountMessagesAsync(string? type, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a device's desired properties; returns the new version, or null for an unknown device.</summary>
+    Task<long?> SetDesiredAsync(string deviceId, string propertiesJson, CancellationToken cancellationToken);
 
     /// <summary>Keeps a model package (the zip) in the database, so every hub instance can serve it.</summary>
     Task SavePackageAsync(ModelPackageRecord package, byte[] content, CancellationToken cancellationToken);

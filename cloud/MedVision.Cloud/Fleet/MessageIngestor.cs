@@ -174,6 +174,9 @@ public sealed class MessageIngestor : BackgroundService
                 case MessageTypes.Heartbeat:
                     _ = envelope.Body.Deserialize<HeartbeatV1>(ContractJson.Options) ?? throw new JsonException("empty heartbeat");
                     break;
+                case MessageTypes.Reported:
+                    _ = envelope.Body.Deserialize<ReportedPropertiesV1>(ContractJson.Options) ?? throw new JsonException("empty reported properties");
+                    break;
                 case MessageTypes.ModelUpdate:
                     _ = envelope.Body.Deserialize<ModelUpdateV1>(ContractJson.Options) ?? throw new JsonException("empty model update");
                     break;

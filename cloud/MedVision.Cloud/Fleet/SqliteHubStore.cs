@@ -28,7 +28,11 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
             last_seen_ms INTEGER,
             heartbeat_ms INTEGER,
             heartbeat_json TEXT,
-            messages INTEGER NOT NULL DEFAULT 0
+            messages INTEGER NOT NULL DEFAULT 0,
+            desired_version INTEGER NOT NULL DEFAULT 0,
+            desired_json TEXT,
+            reported_version INTEGER,
+            reported_json TEXT
         );
         CREATE TABLE IF NOT EXISTS messages (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -182,6 +186,11 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
         var sd = seen.Parameters.Add("$d", SqliteType.Text);
         var sr = seen.Parameters.Add("$r", SqliteType.Integer);
         var sn = seen.Parameters.Add("$n", SqliteType.Integer);
+        await using var reported = Command(connection, transaction,
+            "UPDATE devices SET reported_version = $v, reported_json = $b WHERE device_id = $d AND COALESCE(reported_version, -1) < $v;");
+        var rd = reported.Parameters.Add("$d", SqliteType.Text);
+        var rv = reported.Parameters.Add("$v", SqliteType.Integer);
+        var rb = reported.Parameters.Add("$b", SqliteType.Text);
         await using var heartbeat = Command(connection, transaction,
             "UPDATE devices SET heartbeat_ms = $c, heartbeat_json = $b WHERE device_id = $d AND COALESCE(heartbeat_ms, 0) <= $c;");
         var hd = heartbeat.Parameters.Add("$d", SqliteType.Text);
@@ -211,6 +220,14 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
                 hb.Value = m.BodyJson;
                 await heartbeat.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
+            if (inserted[i] && m.Type == Contracts.MessageTypes.Reported)
+            {
+                using var body = System.Text.Json.JsonDocument.Parse(m.BodyJson);
+                rd.Value = m.DeviceId;
+                rv.Value = body.RootElement.GetProperty("version").GetInt64();
+                rb.Value = m.BodyJson;
+                await reported.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return inserted;
@@ -220,7 +237,7 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null,
-            "SELECT device_id, site_id, hostname, enrolled_ms, last_seen_ms, heartbeat_ms, heartbeat_json, messages FROM devices ORDER BY site_id, device_id;");
+            "SELECT device_id, site_id, hostname, enrolled_ms, last_seen_ms, heartbeat_ms, heartbeat_json, messages, desired_version, desired_json, reported_version, reported_json FROM devices ORDER BY site_id, device_id;");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var list = new List<DeviceRecord>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -233,7 +250,11 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
                 reader.IsDBNull(4) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
                 reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
                 reader.IsDBNull(6) ? null : reader.GetString(6),
-                reader.GetInt64(7)));
+                reader.GetInt64(7),
+                reader.GetInt64(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9),
+                reader.IsDBNull(10) ? null : reader.GetInt64(10),
+                reader.IsDBNull(11) ? null : reader.GetString(11)));
         }
         return list;
     }
@@ -273,6 +294,17 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
         await using var command = Command(connection, null, "SELECT COUNT(*) FROM messages WHERE $t IS NULL OR type = $t;");
         command.Parameters.AddWithValue("$t", (object?)type ?? DBNull.Value);
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
+    public async Task<long?> SetDesiredAsync(string deviceId, string propertiesJson, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null,
+            "UPDATE devices SET desired_version = desired_version + 1, desired_json = $j WHERE device_id = $d RETURNING desired_version;");
+        command.Parameters.AddWithValue("$d", deviceId);
+        command.Parameters.AddWithValue("$j", propertiesJson);
+        var version = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return version is null ? null : Convert.ToInt64(version, CultureInfo.InvariantCulture);
     }
 
     public async Task SavePackageAsync(ModelPackageRecord package, byte[] content, CancellationToken cancellationToken)

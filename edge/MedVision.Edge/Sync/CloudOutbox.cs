@@ -21,14 +21,14 @@ public sealed record OutboxMessage(long Seq, string MessageId, int Priority, str
 public sealed class CloudOutbox
 {
     private readonly SqliteTransactions _db;
-    private readonly CloudOptions _options;
+    private readonly RemoteSettings _settings;
     private readonly WakeSignal _signal;
     private readonly ILogger<CloudOutbox> _logger;
 
-    public CloudOutbox(EdgeDatabase database, IOptions<CloudOptions> options, IOptions<StorageOptions> storage, CloudSignal signal, TimeProvider time, ILogger<CloudOutbox> logger)
+    public CloudOutbox(EdgeDatabase database, RemoteSettings settings, IOptions<StorageOptions> storage, CloudSignal signal, TimeProvider time, ILogger<CloudOutbox> logger)
     {
         _db = SqliteTransactions.Create(database, storage.Value.TransientRetryCount, logger, time);
-        _options = options.Value;
+        _settings = settings;
         _signal = signal;
         _logger = logger;
     }
@@ -59,7 +59,7 @@ public sealed class CloudOutbox
                 }
             }
             var count = await CountAsync(connection, transaction, ct).ConfigureAwait(false);
-            var excess = count - _options.MaxOutboxMessages;
+            var excess = count - _settings.MaxOutboxMessages;
             if (excess <= 0)
             {
                 return (count, 0, false);
@@ -78,7 +78,7 @@ public sealed class CloudOutbox
         }
         if (overBound)
         {
-            SyncLog.OverBound(_logger, depth, _options.MaxOutboxMessages);
+            SyncLog.OverBound(_logger, depth, _settings.MaxOutboxMessages);
         }
         _signal.Notify();
     }

@@ -21,6 +21,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
 
     private readonly CloudOutbox _outbox;
     private readonly ModelOfferInbox _offers;
+    private readonly RemoteSettings _settings;
     private readonly CloudSignal _signal;
     private readonly DeviceCredentialStore _credentials;
     private readonly IHttpClientFactory _http;
@@ -38,6 +39,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
     public CloudSyncAgent(
         CloudOutbox outbox,
         ModelOfferInbox offers,
+        RemoteSettings settings,
         CloudSignal signal,
         DeviceCredentialStore credentials,
         IHttpClientFactory http,
@@ -47,6 +49,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
     {
         _outbox = outbox;
         _offers = offers;
+        _settings = settings;
         _signal = signal;
         _credentials = credentials;
         _http = http;
@@ -96,8 +99,20 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         {
             using var client = factory.CreateMqttClient();
             var offerTopic = Topics.ModelOffer(credentials.DeviceId);
+            var desiredTopic = Topics.Desired(credentials.DeviceId);
             client.ApplicationMessageReceivedAsync += async e =>
             {
+                if (e.ApplicationMessage.Topic == desiredTopic)
+                {
+                    var report = await _settings.ApplyAsync(System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload), stoppingToken).ConfigureAwait(false);
+                    if (report is not null)
+                    {
+                        await _outbox.EnqueueAsync(
+                            [($"r-{report.Version}", OutboxPriority.Finding, MessageTypes.Reported, System.Text.Json.JsonSerializer.Serialize(report, ContractJson.Options), _time.GetUtcNow())],
+                            stoppingToken).ConfigureAwait(false);
+                    }
+                    return;
+                }
                 if (e.ApplicationMessage.Topic != offerTopic)
                 {
                     return;
@@ -139,10 +154,13 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
                     throw new InvalidOperationException($"broker refused the connection: {result.ResultCode}");
                 }
                 var subscribed = await client.SubscribeAsync(
-                    new MqttClientSubscribeOptionsBuilder().WithTopicFilter(offerTopic, MqttQualityOfServiceLevel.AtLeastOnce).Build(), ct).ConfigureAwait(false);
-                if (subscribed.Items.First().ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+                    new MqttClientSubscribeOptionsBuilder()
+                        .WithTopicFilter(offerTopic, MqttQualityOfServiceLevel.AtLeastOnce)
+                        .WithTopicFilter(desiredTopic, MqttQualityOfServiceLevel.AtLeastOnce)
+                        .Build(), ct).ConfigureAwait(false);
+                if (subscribed.Items.FirstOrDefault(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2) is { } refused)
                 {
-                    throw new InvalidOperationException($"subscription to {offerTopic} refused: {subscribed.Items.First().ResultCode}");
+                    throw new InvalidOperationException($"subscription to {refused.TopicFilter.Topic} refused: {refused.ResultCode}");
                 }
                 _connected = true;
                 _lastError = null;

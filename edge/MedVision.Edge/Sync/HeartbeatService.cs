@@ -14,8 +14,8 @@ public sealed class HeartbeatService(
     IStudyStore studies,
     ModelRegistry models,
     IDiskSpace disk,
+    RemoteSettings settings,
     TimeProvider time,
-    IOptions<CloudOptions> options,
     ILogger<HeartbeatService> logger) : BackgroundService
 {
     private static readonly string SoftwareVersion =
@@ -23,23 +23,38 @@ public sealed class HeartbeatService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.HeartbeatSeconds), time);
-        do
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(settings.HeartbeatSeconds), time);
+        // The hub may change the interval (desired property heartbeatSeconds); setting Period restarts the wait.
+        void OnChanged() => timer.Period = TimeSpan.FromSeconds(settings.HeartbeatSeconds);
+        settings.Changed += OnChanged;
+        try
         {
-            try
+            await BeatAsync(stoppingToken).ConfigureAwait(false);
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                var heartbeat = await BuildAsync(stoppingToken).ConfigureAwait(false);
-                var now = time.GetUtcNow();
-                await outbox.EnqueueAsync(
-                    [("h-" + Guid.NewGuid().ToString("N"), OutboxPriority.Telemetry, MessageTypes.Heartbeat, JsonSerializer.Serialize(heartbeat, ContractJson.Options), now)],
-                    stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                SyncLog.HeartbeatFailed(logger, ex);
+                await BeatAsync(stoppingToken).ConfigureAwait(false);
             }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        finally
+        {
+            settings.Changed -= OnChanged;
+        }
+    }
+
+    private async Task BeatAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            var heartbeat = await BuildAsync(stoppingToken).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            await outbox.EnqueueAsync(
+                [("h-" + Guid.NewGuid().ToString("N"), OutboxPriority.Telemetry, MessageTypes.Heartbeat, JsonSerializer.Serialize(heartbeat, ContractJson.Options), now)],
+                stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            SyncLog.HeartbeatFailed(logger, ex);
+        }
     }
 
     internal async Task<HeartbeatV1> BuildAsync(CancellationToken cancellationToken)

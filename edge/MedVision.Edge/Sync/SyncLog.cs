@@ -53,4 +53,10 @@ internal static partial class SyncLog
 
     [LoggerMessage(EventId = 6024, Level = LogLevel.Error, Message = "Model package {Name} rejected: {Reason}")]
     public static partial void ModelRejected(ILogger logger, string name, string reason);
+
+    [LoggerMessage(EventId = 6030, Level = LogLevel.Warning, Message = "Malformed desired properties from the hub ignored")]
+    public static partial void BadDesired(ILogger logger);
+
+    [LoggerMessage(EventId = 6031, Level = LogLevel.Information, Message = "Desired properties version {Version} applied: {Applied} settings applied, {Rejected} refused")]
+    public static partial void DesiredApplied(ILogger logger, long version, int applied, int rejected);
 }

@@ -25,6 +25,7 @@ public static class SyncServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddHttpClient(CloudSyncAgent.HttpClientName);
         services.TryAddSingleton<CloudSignal>();
+        services.TryAddSingleton<RemoteSettings>();
         services.TryAddSingleton<CloudOutbox>();
         services.TryAddSingleton<SitePseudonyms>();
         services.TryAddSingleton<DeviceCredentialStore>();
