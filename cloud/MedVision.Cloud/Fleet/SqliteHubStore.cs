@@ -197,6 +197,8 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
         var hc = heartbeat.Parameters.Add("$c", SqliteType.Integer);
         var hb = heartbeat.Parameters.Add("$b", SqliteType.Text);
 
+        // One last-seen update per device and batch, not per message: a busy device sends many per batch.
+        var seenByDevice = new Dictionary<string, (long LastMs, int Count)>(StringComparer.Ordinal);
         for (var i = 0; i < messages.Count; i++)
         {
             var m = messages[i];
@@ -208,11 +210,10 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
             pr.Value = m.ReceivedUtc.ToUnixTimeMilliseconds();
             pb.Value = m.BodyJson;
             inserted[i] = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-
-            sd.Value = m.DeviceId;
-            sr.Value = m.ReceivedUtc.ToUnixTimeMilliseconds();
-            sn.Value = inserted[i] ? 1 : 0;
-            await seen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            var received = m.ReceivedUtc.ToUnixTimeMilliseconds();
+            seenByDevice[m.DeviceId] = seenByDevice.TryGetValue(m.DeviceId, out var prior)
+                ? (Math.Max(prior.LastMs, received), prior.Count + (inserted[i] ? 1 : 0))
+                : (received, inserted[i] ? 1 : 0);
             if (inserted[i] && m.Type == Contracts.MessageTypes.Heartbeat)
             {
                 hd.Value = m.DeviceId;
@@ -228,6 +229,13 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
                 rb.Value = m.BodyJson;
                 await reported.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
+        }
+        foreach (var (deviceId, (lastMs, count)) in seenByDevice)
+        {
+            sd.Value = deviceId;
+            sr.Value = lastMs;
+            sn.Value = count;
+            await seen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return inserted;
