@@ -26,8 +26,14 @@ public static class HubApp
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<HubOptions>().Bind(builder.Configuration.GetSection(HubOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<HubOptions>, HubOptionsValidator>();
-        services.AddSingleton<SqliteHubStore>();
-        services.AddSingleton<IHubStore>(sp => sp.GetRequiredService<SqliteHubStore>());
+        if (string.IsNullOrWhiteSpace(builder.Configuration[$"{HubOptions.Section}:{nameof(HubOptions.PostgresConnectionString)}"]))
+        {
+            services.AddSingleton<IHubStore, SqliteHubStore>();
+        }
+        else
+        {
+            services.AddSingleton<IHubStore, PostgresHubStore>();
+        }
         services.AddHostedService<HubDatabaseMigration>();
         services.AddSingleton<HubMetrics>();
         services.AddSingleton<EnrolmentService>();
@@ -77,12 +83,12 @@ public static class HubApp
 }
 
 /// <summary>Creates the schema before anything else starts (registered first among the hosted services).</summary>
-internal sealed class HubDatabaseMigration(SqliteHubStore store, ILogger<HubDatabaseMigration> logger) : IHostedService
+internal sealed class HubDatabaseMigration(IHubStore store, ILogger<HubDatabaseMigration> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
-        HubLog.DatabaseReady(logger, store.DatabasePath);
+        HubLog.DatabaseReady(logger, store.Description);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -3,8 +3,8 @@ namespace MedVision.Cloud;
 /// <summary>The hub's log events: ids 7000-7999.</summary>
 internal static partial class HubLog
 {
-    [LoggerMessage(EventId = 7000, Level = LogLevel.Information, Message = "Hub database ready at {Path}")]
-    public static partial void DatabaseReady(ILogger logger, string path);
+    [LoggerMessage(EventId = 7000, Level = LogLevel.Information, Message = "Hub database ready: {Database}")]
+    public static partial void DatabaseReady(ILogger logger, string database);
 
     [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on port {Port}")]
     public static partial void BrokerStarted(ILogger logger, int port);

@@ -30,6 +30,12 @@ public sealed class HubOptions
     /// <summary>SQLite file, relative to the working folder.</summary>
     public string DatabasePath { get; set; } = DefaultDatabasePath;
 
+    /// <summary>
+    /// When set, the fleet database is this PostgreSQL database (Npgsql connection string) instead of SQLite, so several
+    /// hub instances can share it.
+    /// </summary>
+    public string? PostgresConnectionString { get; set; }
+
     /// <summary>An appliance without a message for this long is <c>stale</c>.</summary>
     public int StaleAfterSeconds { get; set; } = DefaultStaleAfterSeconds;
 

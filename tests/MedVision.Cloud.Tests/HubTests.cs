@@ -78,7 +78,7 @@ public sealed class HubTests
         await hub.WaitForAsync("/api/fleet", f => f[0].GetProperty("status").GetString() == "offline", Timeout);
     }
 
-    private static async Task CheckIsolationAndIdempotencyAsync(RunningHub hub, int brokerPort, MosquittoBroker? mosquitto)
+    internal static async Task CheckIsolationAndIdempotencyAsync(RunningHub hub, int brokerPort, MosquittoBroker? mosquitto)
     {
         var a = await hub.EnrolAsync("site-a", "site-a-01");
         var b = await hub.EnrolAsync("site-b", "site-b-01");
@@ -160,7 +160,7 @@ public sealed class HubTests
         Assert.Equal("enrolled", fleet.EnumerateArray().Single(d => d.GetProperty("deviceId").GetString() == b.DeviceId).GetProperty("status").GetString());
 
         var metrics = await hub.Http.GetStringAsync("/metrics");
-        Assert.Contains("medvision_hub_messages_stored", metrics, StringComparison.Ordinal);
+        Assert.Contains("medvision_cloud_hub_messages_stored", metrics, StringComparison.Ordinal);
         await clientA.DisconnectAsync();
     }
 

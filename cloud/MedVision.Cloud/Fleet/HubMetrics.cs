@@ -15,10 +15,10 @@ public sealed class HubMetrics
     public HubMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _stored = meter.CreateCounter<long>("medvision_hub_messages_stored", description: "Device messages stored (first delivery)");
-        _duplicates = meter.CreateCounter<long>("medvision_hub_messages_duplicate", description: "Redelivered messages recognised by idempotency key");
-        _rejected = meter.CreateCounter<long>("medvision_hub_messages_rejected", description: "Messages refused (bad JSON, unknown schema, wrong device)");
-        _latency = meter.CreateHistogram<double>("medvision_hub_message_latency_seconds", unit: "s", description: "Device creation time to stored at the hub");
+        _stored = meter.CreateCounter<long>("hub_messages_stored", description: "Device messages stored (first delivery)");
+        _duplicates = meter.CreateCounter<long>("hub_messages_duplicate", description: "Redelivered messages recognised by idempotency key");
+        _rejected = meter.CreateCounter<long>("hub_messages_rejected", description: "Messages refused (bad JSON, unknown schema, wrong device)");
+        _latency = meter.CreateHistogram<double>("hub_message_latency", unit: "s", description: "Device creation time to stored at the hub");
     }
 
     public void Stored(string type, double latencySeconds)

@@ -36,9 +36,12 @@ public sealed record StoredMessage(
 
 public sealed record EnrolmentOutcome(bool Success, string? DeviceId, string? SiteId, string? Error);
 
-/// <summary>The fleet database. SQLite by default; every method is one short transaction.</summary>
+/// <summary>The fleet database: SQLite by default, PostgreSQL when configured; every method is one short transaction.</summary>
 public interface IHubStore
 {
+    /// <summary>Where the data lives, for the logs (file path or server and database).</summary>
+    string Description { get; }
+
     Task MigrateAsync(CancellationToken cancellationToken);
 
     Task CreateEnrolmentTokenAsync(string tokenHash, string siteId, string deviceId, DateTimeOffset createdUtc, DateTimeOffset expiresUtc, CancellationToken cancellationToken);

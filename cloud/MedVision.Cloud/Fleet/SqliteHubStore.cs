@@ -71,7 +71,7 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
         }.ToString();
     }
 
-    public string DatabasePath => _path;
+    public string Description => _path;
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
