@@ -1,10 +1,2 @@
-// The central hub. For now it only reports that it runs; the MQTT sync issue builds the fleet services here.
-var builder = WebApplication.CreateBuilder(args);
-if (string.IsNullOrEmpty(builder.Configuration["urls"]))
-{
-    builder.WebHost.UseUrls(builder.Configuration["MedVision:Http:Urls"] ?? "http://0.0.0.0:8090");
-}
-var app = builder.Build();
-var started = DateTimeOffset.UtcNow;
-app.MapGet("/healthz", () => Results.Ok(new { status = "ok", service = "medvision-cloud", uptimeSeconds = (DateTimeOffset.UtcNow - started).TotalSeconds }));
-app.Run();
+// The central hub: `dotnet run --project cloud/MedVision.Cloud` starts it on embedded defaults (MQTT 1883, HTTP 8090).
+await MedVision.Cloud.HubApp.Build(args).RunAsync();

@@ -8,6 +8,7 @@ using MedVision.Edge.Pipeline;
 using MedVision.Edge.Priors;
 using MedVision.Edge.Reports;
 using MedVision.Edge.Storage;
+using MedVision.Edge.Sync;
 using Microsoft.Extensions.Options;
 
 namespace MedVision.Edge;
@@ -62,6 +63,7 @@ public static class EdgeApp
         services.AddEdgeOutputs(builder.Configuration);
         services.AddEdgeReports(builder.Configuration);
         services.AddEdgeExport(builder.Configuration);
+        services.AddEdgeSync(builder.Configuration);
 
         // Last, so that what a test registers replaces the appliance's own choice.
         configureServices?.Invoke(services);

@@ -11,6 +11,11 @@ if (all || args.Contains("--alerts")) { await AlertBenchmark.RunAsync(); }
 if (all || args.Contains("--export")) { await ExportBenchmark.RunAsync(); }
 if (all || args.Contains("--inference")) { await InferenceBenchmark.RunAsync(); }
 if (all || args.Contains("--parse-corpus")) { await CorpusParseBenchmark.RunAsync(); }
+if (all || args.Contains("--hub"))
+{
+    var appliances = args.FirstOrDefault(a => a.StartsWith("--hub-appliances=", StringComparison.Ordinal)) is { } n ? int.Parse(n["--hub-appliances=".Length..], System.Globalization.CultureInfo.InvariantCulture) : 1000;
+    await HubBenchmark.RunAsync(appliances);
+}
 if (all || args.Contains("--parse"))
 {
     ParseBenchmark.Run(args.Where(a => !a.StartsWith("--", StringComparison.Ordinal) || a.StartsWith("--filter", StringComparison.Ordinal)).ToArray());
