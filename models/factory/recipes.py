@@ -39,6 +39,9 @@ class Recipe:
     dropout: float = 0.3
     members: int = 1                 # ensemble size (members differ only in seed)
     high_sensitivity_target: float = 0.95
+    # Test-time augmentation in the ONNX graph: mean logit (and CAM) of the image and its left-right mirror.
+    # Only for modalities where a mirrored image is plausible (not chest films: laterality).
+    tta_flip: bool = False
     # What a person saw when checking the shipped build (seed 42) by eye; printed in the model card.
     review_notes: tuple = field(default_factory=tuple)
 
