@@ -50,16 +50,26 @@ class Exported(nn.Module):
     cam         [N,1,h,w] = ReLU(mean member CAM), divided by its per-image maximum (+1e-6) -> [0,1]
     Averaging CAMs of the members is the CAM of the averaged logit, because both are linear in the
     member features.
+
+    With `tta_flip`, every member also sees the left-right mirror of the image and logit and CAM are the means
+    over both views (the mirrored view's CAM is mirrored back first), so test-time augmentation lives in the
+    graph and the appliance code stays the same.
     """
 
-    def __init__(self, members, temperature: float, bias: float):
+    def __init__(self, members, temperature: float, bias: float, tta_flip: bool = False):
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.tta_flip = tta_flip
         self.register_buffer("temperature", torch.tensor(temperature, dtype=torch.float32))
         self.register_buffer("bias", torch.tensor(bias, dtype=torch.float32))
 
     def forward(self, image):
         outs = [m.logit_and_cam(image) for m in self.members]
+        if self.tta_flip:
+            mirrored = torch.flip(image, dims=[3])
+            for m in self.members:
+                logit, cam = m.logit_and_cam(mirrored)
+                outs.append((logit, torch.flip(cam, dims=[3])))
         if len(outs) == 1:
             logit, cam = outs[0]
         else:

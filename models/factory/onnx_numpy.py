@@ -116,6 +116,18 @@ def run(model_path: str, feeds: dict) -> dict:
             y = ins[0]
             for ax in sorted(_axes(a, ins, ins[0].ndim + len(a.get("axes", ins[1] if len(ins) > 1 else [])))):
                 y = np.expand_dims(y, ax)
+        elif op == "Slice":  # opset >= 10: starts, ends, axes, steps as inputs (torch.flip exports as step -1)
+            x = ins[0]
+            axes = ins[3] if len(ins) > 3 and ins[3] is not None else range(len(ins[1]))
+            steps = ins[4] if len(ins) > 4 and ins[4] is not None else [1] * len(ins[1])
+            sl = [slice(None)] * x.ndim
+            for st, en, ax, sp in zip(ins[1], ins[2], axes, steps):
+                ax, dim, st, en, sp = int(ax) % x.ndim, x.shape[int(ax) % x.ndim], int(st), int(en), int(sp)
+                # Clamp as the ONNX spec does; an end below -dim with a negative step means "through index 0".
+                st = max(-1 if sp < 0 else 0, min(st + dim if st < 0 else st, dim - 1 if sp < 0 else dim))
+                en = max(-1 if sp < 0 else 0, min(en + dim if en < 0 else en, dim - 1 if sp < 0 else dim))
+                sl[ax] = slice(st, en if en >= 0 else None, sp)
+            y = x[tuple(sl)]
         elif op == "Concat":
             y = np.concatenate(ins, axis=a["axis"])
         else:

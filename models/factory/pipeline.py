@@ -42,6 +42,12 @@ def logits_of(net: nn.Module, x: torch.Tensor, bs: int = 256) -> np.ndarray:
     return torch.cat([net(x[i:i + bs]) for i in range(0, len(x), bs)]).squeeze(1).numpy().astype(np.float64)
 
 
+def ensemble_logits(nets, x: torch.Tensor, tta_flip: bool) -> np.ndarray:
+    """Mean member logit, as the exported graph computes it (with the mirrored view when tta_flip)."""
+    views = [x, torch.flip(x, dims=[3])] if tta_flip else [x]
+    return np.mean([logits_of(n, v) for n in nets for v in views], axis=0)
+
+
 @torch.no_grad()
 def run_exported(model: Exported, x: torch.Tensor, bs: int = 256):
     model.eval()
@@ -211,7 +217,7 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
     n_params = sum(p.numel() for p in nets[0].parameters()) * len(nets)
 
     # ---- validation only: calibration and operating points
-    val_logits = np.mean([logits_of(n, x_val) for n in nets], axis=0)
+    val_logits = ensemble_logits(nets, x_val, recipe.tta_flip)
     temperature, cal_bias = fit_calibration(val_logits, y_val)
     p_val_raw, p_val = sigmoid(val_logits), sigmoid((val_logits + cal_bias) / temperature)
     val_auc = M.auc(y_val, p_val)
@@ -226,13 +232,13 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
         f"balanced threshold {thr} (sens {vse:.3f} spec {vsp:.3f}); high-sensitivity {thr_hs} "
         f"(sens {hse:.3f} spec {hsp:.3f})")
 
-    model = Exported(nets, temperature, cal_bias).eval()
+    model = Exported(nets, temperature, cal_bias, recipe.tta_flip).eval()
     if validation_only:
         log(f"--validation-only: stopping before the test split ({time.time() - t0:.0f}s)")
         return None
 
     # ---- the single test evaluation
-    test_logits = np.mean([logits_of(n, x_test) for n in nets], axis=0)
+    test_logits = ensemble_logits(nets, x_test, recipe.tta_flip)
     p_test_raw, p_test = sigmoid(test_logits), sigmoid((test_logits + cal_bias) / temperature)
     test_auc = M.auc(y_test, p_test)
     ci = M.bootstrap_ci(y_test, p_test, {"balanced": thr, "high_sensitivity": thr_hs}, n=bootstrap, seed=seed)
