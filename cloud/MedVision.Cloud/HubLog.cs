@@ -41,7 +41,4 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 7023, Level = LogLevel.Warning, Message = "Could not signal the broker to reload its password file")]
     public static partial void ReloadFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 7030, Level = LogLevel.Debug, Message = "MQTTnet: {Message}")]
-    public static partial void MqttNet(ILogger logger, string message, Exception? exception);
 }

@@ -97,6 +97,21 @@ internal sealed class HubOptionsValidator : IValidateOptions<HubOptions>
         {
             errors.Add("MedVision:Hub:StaleAfterSeconds must be > 0 and OfflineAfterSeconds greater than it.");
         }
+        if (!string.IsNullOrWhiteSpace(options.PostgresConnectionString))
+        {
+            try
+            {
+                var builder = new Npgsql.NpgsqlConnectionStringBuilder(options.PostgresConnectionString);
+                if (string.IsNullOrEmpty(builder.Host))
+                {
+                    errors.Add("MedVision:Hub:PostgresConnectionString names no Host.");
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"MedVision:Hub:PostgresConnectionString is not a valid connection string: {ex.Message}");
+            }
+        }
         if (options.MaxMessageBytes < 1024)
         {
             errors.Add("MedVision:Hub:MaxMessageBytes must be at least 1024.");

@@ -12,6 +12,39 @@ namespace MedVision.Edge.Sync;
 /// </summary>
 public sealed class CloudFindingsListener(CloudOutbox outbox, SitePseudonyms pseudonyms, IStudyStore studies, ILogger<CloudFindingsListener> logger) : IFindingsListener
 {
+    /// <summary>The outbox rows for one instance's findings; the same input always gives the same message ids.</summary>
+    internal static List<(string, int, string, string, DateTimeOffset)> Messages(SitePseudonyms pseudonyms, IEnumerable<FindingRecord> findings, string? patientId, string? modality) =>
+        findings.Select(f =>
+        {
+            var instancePseudonym = pseudonyms.Uid(f.SopInstanceUid);
+            // Without a Patient ID the study stands for its patient, so unrelated unknown patients are not linked.
+            var body = new FindingV1(
+                pseudonyms.Uid(f.StudyUid), instancePseudonym, pseudonyms.Patient(patientId is { Length: > 0 } ? patientId : "study:" + f.StudyUid),
+                modality?.Trim(), f.ModelId, f.ModelVersion, f.ModelSha256, f.Label, f.Probability, f.Threshold, f.Positive,
+                f.ExecutionProvider, f.InferenceMs, f.CreatedUtc);
+            var id = SitePseudonyms.MessageId("f", instancePseudonym, f.ModelId, f.ModelVersion, f.Label);
+            return (id, f.Positive ? OutboxPriority.Alert : OutboxPriority.Finding, MessageTypes.Finding, JsonSerializer.Serialize(body, ContractJson.Options), f.CreatedUtc);
+        }).ToList();
+
+    /// <summary>
+    /// Queues findings stored but never queued (the appliance stopped between the two); run at start before sending.
+    /// </summary>
+    internal static async Task<int> CatchUpAsync(CloudOutbox outbox, SitePseudonyms pseudonyms, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var missed = await outbox.FindingsAfterMarkAsync(500, cancellationToken).ConfigureAwait(false);
+            if (missed.Count == 0)
+            {
+                return total;
+            }
+            var messages = missed.SelectMany(m => Messages(pseudonyms, [m.Finding], m.PatientId, m.Modality)).ToList();
+            await outbox.EnqueueAsync(messages, cancellationToken, missed[^1].Id).ConfigureAwait(false);
+            total += missed.Count;
+        }
+    }
+
     public async Task OnFindingsAsync(IReadOnlyList<FindingRecord> findings, PendingInstance instance, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(findings);
@@ -23,20 +56,8 @@ public sealed class CloudFindingsListener(CloudOutbox outbox, SitePseudonyms pse
         try
         {
             var study = await studies.GetStudyAsync(instance.StudyUid, cancellationToken).ConfigureAwait(false);
-            var studyPseudonym = pseudonyms.Uid(instance.StudyUid);
-            var instancePseudonym = pseudonyms.Uid(instance.SopInstanceUid);
-            // Without a Patient ID the study stands for its patient, so unrelated unknown patients are not linked.
-            var patientPseudonym = pseudonyms.Patient(study?.PatientId is { Length: > 0 } id ? id : "study:" + instance.StudyUid);
-            var messages = findings.Select(f =>
-            {
-                var body = new FindingV1(
-                    studyPseudonym, instancePseudonym, patientPseudonym, instance.Modality?.Trim(),
-                    f.ModelId, f.ModelVersion, f.ModelSha256, f.Label, f.Probability, f.Threshold, f.Positive,
-                    f.ExecutionProvider, f.InferenceMs, f.CreatedUtc);
-                var id = SitePseudonyms.MessageId("f", instancePseudonym, f.ModelId, f.ModelVersion, f.Label);
-                return (id, f.Positive ? OutboxPriority.Alert : OutboxPriority.Finding, MessageTypes.Finding, JsonSerializer.Serialize(body, ContractJson.Options), f.CreatedUtc);
-            }).ToList();
-            await outbox.EnqueueAsync(messages, cancellationToken).ConfigureAwait(false);
+            var mark = await outbox.NewestFindingIdAsync(instance.SopInstanceUid, cancellationToken).ConfigureAwait(false);
+            await outbox.EnqueueAsync(Messages(pseudonyms, findings, study?.PatientId, instance.Modality), cancellationToken, mark).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

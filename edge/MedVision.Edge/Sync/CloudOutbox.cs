@@ -33,11 +33,29 @@ public sealed class CloudOutbox
         _logger = logger;
     }
 
-    /// <summary>Queues messages; one already queued with the same id is left as it is (the id is the idempotency key).</summary>
-    public async Task EnqueueAsync(IReadOnlyList<(string MessageId, int Priority, string Type, string BodyJson, DateTimeOffset CreatedUtc)> messages, CancellationToken cancellationToken)
+    public const string FindingsMark = "findings_queued_through";
+
+    /// <summary>
+    /// Queues messages; one already queued with the same id is left as it is (the id is the idempotency key).
+    /// With <paramref name="findingsQueuedThrough"/>, raises the findings mark in the same transaction.
+    /// </summary>
+    public async Task EnqueueAsync(
+        IReadOnlyList<(string MessageId, int Priority, string Type, string BodyJson, DateTimeOffset CreatedUtc)> messages,
+        CancellationToken cancellationToken,
+        long? findingsQueuedThrough = null)
     {
         var (depth, dropped, overBound) = await _db.WriteAsync(async (connection, transaction, ct) =>
         {
+            if (findingsQueuedThrough is { } mark)
+            {
+                await using var raise = SqliteTransactions.Command(connection, transaction, """
+                    INSERT INTO cloud_sync_state (name, value) VALUES ($n, $v)
+                    ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value);
+                    """);
+                raise.Parameters.AddWithValue("$n", FindingsMark);
+                raise.Parameters.AddWithValue("$v", mark);
+                await raise.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
             await using (var insert = SqliteTransactions.Command(connection, transaction, """
                 INSERT INTO cloud_outbox (message_id, priority, type, body, created_utc) VALUES ($id, $p, $t, $b, $c)
                 ON CONFLICT (message_id) DO NOTHING;
@@ -127,6 +145,54 @@ public sealed class CloudOutbox
             command.Parameters.AddWithValue("$p", permanent);
             command.Parameters.AddWithValue("$s", seq);
             return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>
+    /// Findings stored after the mark, with their study's patient ID and modality (for the pseudonyms), oldest first.
+    /// The first time (no mark yet) the mark is set to the newest finding and nothing is returned: syncing starts now.
+    /// </summary>
+    public Task<IReadOnlyList<(long Id, FindingRecord Finding, string? PatientId, string? Modality)>> FindingsAfterMarkAsync(int max, CancellationToken cancellationToken) =>
+        _db.WriteAsync<IReadOnlyList<(long, FindingRecord, string?, string?)>>(async (connection, transaction, ct) =>
+        {
+            await using (var start = SqliteTransactions.Command(connection, transaction,
+                "INSERT INTO cloud_sync_state (name, value) SELECT $n, COALESCE(MAX(id), 0) FROM findings WHERE true ON CONFLICT (name) DO NOTHING;"))
+            {
+                start.Parameters.AddWithValue("$n", FindingsMark);
+                await start.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            await using var command = SqliteTransactions.Command(connection, transaction, """
+                SELECT f.id, f.study_uid, f.sop_instance_uid, f.model_id, f.model_version, f.model_sha256, f.label, f.probability,
+                       f.threshold, f.positive, f.execution_provider, f.inference_ms, f.created_utc, s.patient_id, i.modality
+                FROM findings f
+                LEFT JOIN studies s ON s.study_uid = f.study_uid
+                LEFT JOIN instances i ON i.sop_instance_uid = f.sop_instance_uid
+                WHERE f.id > (SELECT value FROM cloud_sync_state WHERE name = $n)
+                ORDER BY f.id LIMIT $max;
+                """);
+            command.Parameters.AddWithValue("$n", FindingsMark);
+            command.Parameters.AddWithValue("$max", max);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var list = new List<(long, FindingRecord, string?, string?)>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var finding = new FindingRecord(
+                    reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6),
+                    reader.GetDouble(7), reader.GetDouble(8), reader.GetInt64(9) != 0, reader.GetString(10),
+                    reader.IsDBNull(11) ? null : reader.GetDouble(11),
+                    DateTimeOffset.Parse(reader.GetString(12), CultureInfo.InvariantCulture));
+                list.Add((reader.GetInt64(0), finding, reader.IsDBNull(13) ? null : reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetString(14)));
+            }
+            return list;
+        }, cancellationToken);
+
+    /// <summary>The newest findings.id of one instance (the listener raises the mark to it).</summary>
+    public Task<long?> NewestFindingIdAsync(string sopInstanceUid, CancellationToken cancellationToken) =>
+        _db.ReadAsync(async (connection, ct) =>
+        {
+            await using var command = SqliteTransactions.Command(connection, null, "SELECT MAX(id) FROM findings WHERE sop_instance_uid = $s;");
+            command.Parameters.AddWithValue("$s", sopInstanceUid);
+            var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return value is null or DBNull ? (long?)null : Convert.ToInt64(value, CultureInfo.InvariantCulture);
         }, cancellationToken);
 
     public Task<OutboxDepth> GetDepthAsync(CancellationToken cancellationToken) =>

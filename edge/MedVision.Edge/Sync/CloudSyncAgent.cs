@@ -22,6 +22,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
     private readonly CloudOutbox _outbox;
     private readonly ModelOfferInbox _offers;
     private readonly RemoteSettings _settings;
+    private readonly SitePseudonyms _pseudonyms;
     private readonly CloudSignal _signal;
     private readonly DeviceCredentialStore _credentials;
     private readonly IHttpClientFactory _http;
@@ -40,6 +41,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         CloudOutbox outbox,
         ModelOfferInbox offers,
         RemoteSettings settings,
+        SitePseudonyms pseudonyms,
         CloudSignal signal,
         DeviceCredentialStore credentials,
         IHttpClientFactory http,
@@ -50,6 +52,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         _outbox = outbox;
         _offers = offers;
         _settings = settings;
+        _pseudonyms = pseudonyms;
         _signal = signal;
         _credentials = credentials;
         _http = http;
@@ -91,6 +94,11 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var caughtUp = await CloudFindingsListener.CatchUpAsync(_outbox, _pseudonyms, stoppingToken).ConfigureAwait(false);
+        if (caughtUp > 0)
+        {
+            SyncLog.CaughtUp(_logger, caughtUp);
+        }
         var credentials = await _retry.ExecuteAsync(EnsureEnrolledAsync, stoppingToken).ConfigureAwait(false);
         _deviceId = credentials.DeviceId;
         var host = string.IsNullOrEmpty(_options.Host) ? new Uri(_options.HubUrl!).Host : _options.Host;

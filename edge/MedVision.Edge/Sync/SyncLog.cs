@@ -59,4 +59,7 @@ internal static partial class SyncLog
 
     [LoggerMessage(EventId = 6031, Level = LogLevel.Information, Message = "Desired properties version {Version} applied: {Applied} settings applied, {Rejected} refused")]
     public static partial void DesiredApplied(ILogger logger, long version, int applied, int rejected);
+
+    [LoggerMessage(EventId = 6032, Level = LogLevel.Warning, Message = "{Count} findings stored before a stop had not been queued for the hub; queued now")]
+    public static partial void CaughtUp(ILogger logger, int count);
 }

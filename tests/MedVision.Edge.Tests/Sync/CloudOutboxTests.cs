@@ -60,6 +60,36 @@ public sealed class CloudOutboxTests
         Assert.Equal(0, left.Count(id => id.StartsWith('h')));
     }
 
+    [Fact]
+    public async Task Findings_stored_but_never_queued_are_queued_at_start_once()
+    {
+        await using var storage = await TempStorage.CreateAsync();
+        var outbox = Create(storage, maxMessages: 1000);
+        var pseudonyms = new SitePseudonyms(Options.Create(new CloudOptions()), Options.Create(storage.Options), NullLogger<SitePseudonyms>.Instance);
+        await storage.Store.RecordReceivedAsync(TempStorage.Instance("1.2.3.1", patientId: "PAT-77"), CancellationToken.None);
+        await storage.Store.AddFindingsAsync([Finding("1.2.3.1")], CancellationToken.None);
+
+        // First start with sync on: history before it stays local.
+        Assert.Equal(0, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
+        Assert.Empty(await outbox.PeekAsync(10, CancellationToken.None));
+
+        // Stored, then the appliance stopped before the listener queued them.
+        await storage.Store.RecordReceivedAsync(TempStorage.Instance("1.2.3.2", patientId: "PAT-77"), CancellationToken.None);
+        await storage.Store.AddFindingsAsync([Finding("1.2.3.2"), Finding("1.2.3.2", "other")], CancellationToken.None);
+        Assert.Equal(2, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
+        var queued = await outbox.PeekAsync(10, CancellationToken.None);
+        Assert.Equal(2, queued.Count);
+        // The same message ids the listener gives, so the hub stores them once whichever path sent them.
+        var expected = CloudFindingsListener.Messages(pseudonyms, [Finding("1.2.3.2"), Finding("1.2.3.2", "other")], "PAT-77", "CR").Select(m => m.Item1);
+        Assert.Equal(expected.Order(), queued.Select(m => m.MessageId).Order());
+        Assert.DoesNotContain("PAT-77", queued[0].BodyJson, StringComparison.Ordinal);
+        Assert.DoesNotContain("1.2.3.2", queued[0].BodyJson, StringComparison.Ordinal);
+        Assert.Equal(0, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
+    }
+
+    private static MedVision.Edge.Storage.FindingRecord Finding(string sop, string label = "pneumonia") =>
+        new("1.2.3.4", sop, "cxr-pneumonia", "2.0.0", new string('a', 64), label, 0.7, 0.5, true, "CPU", 3.5, DateTimeOffset.UtcNow);
+
     private static CloudOutbox Create(TempStorage storage, int maxMessages)
     {
         var cloud = Options.Create(new CloudOptions { MaxOutboxMessages = maxMessages });

@@ -12,3 +12,10 @@ CREATE TABLE cloud_outbox (
     last_error TEXT
 );
 CREATE INDEX ix_cloud_outbox_pending ON cloud_outbox (priority, seq) WHERE state = 'pending';
+
+-- Highest findings.id already queued ('findings_queued_through'): after a crash between storing findings and queueing
+-- them, the agent queues the findings above it at start.
+CREATE TABLE cloud_sync_state (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
