@@ -8,17 +8,17 @@ namespace MedVision.Edge.Outputs;
 public static class OutputsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="ExportOptions"/> (section <c>MedVision:Export</c>, validated at start), the heat-map store the pipeline
+    /// Registers <see cref="OutputObjectOptions"/> (section <c>MedVision:Export</c>, validated at start), the heat-map store the pipeline
     /// writes to, <see cref="IStudyResultsReader"/> and the DICOM producers (SR, Parametric Map, optional burned-in Secondary Capture)
     /// as <see cref="IStudyOutputProducer"/>s.
     /// </summary>
     public static IServiceCollection AddEdgeOutputs(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<ExportOptions>()
-            .Bind(configuration.GetSection(ExportOptions.Section))
+        services.AddOptions<OutputObjectOptions>()
+            .Bind(configuration.GetSection(OutputObjectOptions.Section))
             .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ExportOptions>, ExportOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutputObjectOptions>, OutputObjectOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<UidGenerator>();
         services.TryAddSingleton<HeatmapStore>();

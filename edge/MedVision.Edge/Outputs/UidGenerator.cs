@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 
 namespace MedVision.Edge.Outputs;
 
-/// <summary>Makes UIDs under <see cref="ExportOptions.UidRoot"/>: random ones for new objects, derived ones where two producers must agree.</summary>
-public sealed class UidGenerator(IOptions<ExportOptions> options)
+/// <summary>Makes UIDs under <see cref="OutputObjectOptions.UidRoot"/>: random ones for new objects, derived ones where two producers must agree.</summary>
+public sealed class UidGenerator(IOptions<OutputObjectOptions> options)
 {
     private const int MaxUidLength = 64;
 

@@ -134,7 +134,7 @@ public sealed class HeatmapCaptureTests
     private static InstanceProcessor Processor(ModelRegistry registry, string storageRoot, out HeatmapStore store, long minFreeDiskMegabytes = 0)
     {
         var storage = Options.Create(new StorageOptions { Root = storageRoot, MinFreeDiskMegabytes = minFreeDiskMegabytes });
-        store = new HeatmapStore(storage, new UidGenerator(Options.Create(new ExportOptions())), new DiskSpace(storage), NullLogger<HeatmapStore>.Instance);
+        store = new HeatmapStore(storage, new UidGenerator(Options.Create(new OutputObjectOptions())), new DiskSpace(storage), NullLogger<HeatmapStore>.Instance);
         return new InstanceProcessor(registry, new ModelRouter(Options.Create(new InferenceOptions())), TimeProvider.System, store, NullLogger<InstanceProcessor>.Instance);
     }
 

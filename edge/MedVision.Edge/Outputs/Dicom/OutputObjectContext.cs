@@ -5,13 +5,13 @@ using Microsoft.Extensions.Options;
 namespace MedVision.Edge.Outputs.Dicom;
 
 /// <summary>What every DICOM object the appliance creates shares: patient and study modules copied from the source, equipment, UIDs.</summary>
-public sealed class OutputObjectContext(IOptions<ExportOptions> options, UidGenerator uids, TimeProvider clock)
+public sealed class OutputObjectContext(IOptions<OutputObjectOptions> options, UidGenerator uids, TimeProvider clock)
 {
     public const string ParametricMapStorage = "1.2.840.10008.5.1.4.1.1.30";
     public const string ComprehensiveSrStorage = "1.2.840.10008.5.1.4.1.1.88.33";
     public const string SecondaryCaptureStorage = "1.2.840.10008.5.1.4.1.1.7";
 
-    public ExportOptions Options => options.Value;
+    public OutputObjectOptions Options => options.Value;
 
     public UidGenerator Uids => uids;
 

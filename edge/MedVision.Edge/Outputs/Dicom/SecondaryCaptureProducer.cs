@@ -7,7 +7,7 @@ namespace MedVision.Edge.Outputs.Dicom;
 /// <summary>
 /// For viewers that cannot show a Parametric Map: an RGB Secondary Capture of the source image (its own window) with the heat map burned
 /// in, Burned In Annotation YES and a derivation description that says it is an AI heat map, not for diagnosis. Optional
-/// (<see cref="ExportOptions.BurnedInSecondaryCapture"/>).
+/// (<see cref="OutputObjectOptions.BurnedInSecondaryCapture"/>).
 /// </summary>
 public sealed class SecondaryCaptureProducer(OutputObjectContext context, ILogger<SecondaryCaptureProducer> logger) : IStudyOutputProducer
 {

@@ -7,14 +7,14 @@ using Microsoft.Extensions.Options;
 
 namespace MedVision.Edge.Tests.Outputs;
 
-public sealed class ExportOptionsTests
+public sealed class OutputObjectOptionsTests
 {
     [Theory]
     [InlineData("2.25")]
     [InlineData("1.2.826.0.1.3680043.10.1234")]
     public void Uids_are_valid_unique_and_under_the_configured_root(string root)
     {
-        var uids = new UidGenerator(Options.Create(new ExportOptions { UidRoot = root }));
+        var uids = new UidGenerator(Options.Create(new OutputObjectOptions { UidRoot = root }));
         var made = Enumerable.Range(0, 1000).Select(_ => uids.NewUid()).ToList();
         Assert.Equal(made.Count, made.Distinct().Count());
         Assert.All(made, uid =>
@@ -36,11 +36,11 @@ public sealed class ExportOptionsTests
             ["MedVision:Export:SeriesNumber"] = "0",
         }).Build();
         using var services = new ServiceCollection().AddLogging().AddEdgeOutputs(configuration).BuildServiceProvider();
-        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<ExportOptions>>().Value);
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<OutputObjectOptions>>().Value);
         Assert.Contains(error.Failures, f => f.Contains("UidRoot '1.02.3'", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("SeriesNumber", StringComparison.Ordinal));
 
-        var tooLong = new ExportOptionsValidator().Validate(null, new ExportOptions { UidRoot = "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18" });
+        var tooLong = new OutputObjectOptionsValidator().Validate(null, new OutputObjectOptions { UidRoot = "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18" });
         Assert.True(tooLong.Failed);
     }
 

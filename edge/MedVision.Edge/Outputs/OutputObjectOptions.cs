@@ -3,8 +3,11 @@ using Microsoft.Extensions.Options;
 
 namespace MedVision.Edge.Outputs;
 
-/// <summary>Section <c>MedVision:Export</c>: how the DICOM objects that carry findings out of the appliance are made.</summary>
-public sealed partial class ExportOptions
+/// <summary>
+/// Section <c>MedVision:Export</c>, the part about how the DICOM objects that carry findings out are made (UID root, equipment,
+/// series numbers); where they are sent is <see cref="Export.ExportOptions"/>, bound to the same section.
+/// </summary>
+public sealed partial class OutputObjectOptions
 {
     public const string Section = "MedVision:Export";
 
@@ -38,34 +41,34 @@ public sealed partial class ExportOptions
 }
 
 /// <summary>Collects every problem in the export section, then fails start-up with all of them.</summary>
-internal sealed class ExportOptionsValidator : IValidateOptions<ExportOptions>
+internal sealed class OutputObjectOptionsValidator : IValidateOptions<OutputObjectOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ExportOptions options)
+    public ValidateOptionsResult Validate(string? name, OutputObjectOptions options)
     {
         var errors = new List<string>();
-        if (string.IsNullOrWhiteSpace(options.UidRoot) || !ExportOptions.UidPattern().IsMatch(options.UidRoot))
+        if (string.IsNullOrWhiteSpace(options.UidRoot) || !OutputObjectOptions.UidPattern().IsMatch(options.UidRoot))
         {
-            errors.Add($"{ExportOptions.Section}:UidRoot '{options.UidRoot}' is not a UID root (digits and dots, no leading zeros).");
+            errors.Add($"{OutputObjectOptions.Section}:UidRoot '{options.UidRoot}' is not a UID root (digits and dots, no leading zeros).");
         }
-        else if (options.UidRoot.Length > ExportOptions.MaxUidRootLength)
+        else if (options.UidRoot.Length > OutputObjectOptions.MaxUidRootLength)
         {
-            errors.Add($"{ExportOptions.Section}:UidRoot is {options.UidRoot.Length} characters; at most {ExportOptions.MaxUidRootLength} leave room for unique digits.");
+            errors.Add($"{OutputObjectOptions.Section}:UidRoot is {options.UidRoot.Length} characters; at most {OutputObjectOptions.MaxUidRootLength} leave room for unique digits.");
         }
         if (string.IsNullOrWhiteSpace(options.Manufacturer) || options.Manufacturer.Length > 64)
         {
-            errors.Add($"{ExportOptions.Section}:Manufacturer must be 1-64 characters.");
+            errors.Add($"{OutputObjectOptions.Section}:Manufacturer must be 1-64 characters.");
         }
         if (string.IsNullOrWhiteSpace(options.ManufacturerModelName) || options.ManufacturerModelName.Length > 64)
         {
-            errors.Add($"{ExportOptions.Section}:ManufacturerModelName must be 1-64 characters.");
+            errors.Add($"{OutputObjectOptions.Section}:ManufacturerModelName must be 1-64 characters.");
         }
         if (options.DeviceSerialNumber.Length > 64)
         {
-            errors.Add($"{ExportOptions.Section}:DeviceSerialNumber must be at most 64 characters.");
+            errors.Add($"{OutputObjectOptions.Section}:DeviceSerialNumber must be at most 64 characters.");
         }
         if (options.SeriesNumber is < 1 or > 99999)
         {
-            errors.Add($"{ExportOptions.Section}:SeriesNumber must be 1-99999 (was {options.SeriesNumber}).");
+            errors.Add($"{OutputObjectOptions.Section}:SeriesNumber must be 1-99999 (was {options.SeriesNumber}).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
