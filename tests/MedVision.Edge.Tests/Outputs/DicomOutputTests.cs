@@ -82,7 +82,7 @@ public sealed class DicomOutputTests(ProcessedStudyFixture study)
         var dump = await ExternalTool.RunAsync("dsrdump", ["+Pc", "+Pl", "+Pu", "+Pt", sr.Path]);
         Assert.True(dump.ExitCode == 0, dump.Combined);
         var text = dump.StandardOutput;
-        Assert.Contains("Comprehensive SR", text, StringComparison.Ordinal);
+        Assert.Contains("Comprehensive 3D SR Document", text, StringComparison.Ordinal);
         Assert.Contains("Imaging Measurement Report", text, StringComparison.Ordinal);
         Assert.Contains("UNVERIFIED", text, StringComparison.Ordinal);
         Assert.Contains("Device Observer Manufacturer", text, StringComparison.Ordinal);

@@ -8,7 +8,8 @@ namespace MedVision.Edge.Outputs.Dicom;
 public sealed class OutputObjectContext(IOptions<OutputObjectOptions> options, UidGenerator uids, TimeProvider clock)
 {
     public const string ParametricMapStorage = "1.2.840.10008.5.1.4.1.1.30";
-    public const string ComprehensiveSrStorage = "1.2.840.10008.5.1.4.1.1.88.33";
+    /// <summary>Comprehensive 3D SR, the SOP class IHE AI Results (AIR) names for TID 1500 results.</summary>
+    public const string Comprehensive3DSrStorage = "1.2.840.10008.5.1.4.1.1.88.34";
     public const string SecondaryCaptureStorage = "1.2.840.10008.5.1.4.1.1.7";
 
     public OutputObjectOptions Options => options.Value;

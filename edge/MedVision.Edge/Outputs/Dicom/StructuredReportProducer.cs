@@ -5,7 +5,7 @@ using static MedVision.Edge.Outputs.Dicom.SrContent;
 namespace MedVision.Edge.Outputs.Dicom;
 
 /// <summary>
-/// The study's findings as a Comprehensive SR following TID 1500 (Measurement Report) as IHE AI Results profiles it: device observer
+/// The study's findings as a Comprehensive 3D SR following TID 1500 (Measurement Report) as IHE AI Results profiles it: device observer
 /// context, procedure reported, image library (TID 1600) of the source instances, one measurement group (TID 1501) per finding with the
 /// finding code, probability, decision and threshold, algorithm identification (TID 4019), references to the source image and heat-map
 /// object, and the change since the prior study when a comparison exists. Always UNVERIFIED and PRELIMINARY.
@@ -32,7 +32,7 @@ public sealed class StructuredReportProducer(OutputObjectContext context, ILogge
         var now = context.Now;
         var study = results.Study;
         var sopInstanceUid = context.Uids.NewUid();
-        var dataset = context.NewObject(study, OutputObjectContext.ComprehensiveSrStorage, sopInstanceUid, "SR", context.Uids.NewUid(),
+        var dataset = context.NewObject(study, OutputObjectContext.Comprehensive3DSrStorage, sopInstanceUid, "SR", context.Uids.NewUid(),
             context.Options.SeriesNumber, "AI results (preliminary, not verified)", now);
 
         // SR Document Series: no performed procedure step is known to the appliance (type 2, empty).
