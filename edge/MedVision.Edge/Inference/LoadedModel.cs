@@ -84,82 +84,116 @@ public sealed class LoadedModel : IDisposable
     /// Preprocesses <paramref name="image"/> and runs the model on it; with a <c>cam</c> output the prediction also carries
     /// one class activation map per label (model resolution; the preprocessing resizes the whole image, so it covers the whole image).
     /// </summary>
-    public ModelPrediction Predict(GrayscaleImage image)
+    public ModelPrediction Predict(GrayscaleImage image) => PredictBatch([image])[0];
+
+    /// <summary>Whether the graph takes a batch dimension (input shape -1 × C × H × W), so several images can share one run.</summary>
+    public bool SupportsBatches => Manifest.Input.Shape[0] == -1;
+
+    /// <summary>
+    /// Preprocesses every image and runs them through the model in one session run when <see cref="SupportsBatches"/> (else one run
+    /// each). The results are those of <see cref="Predict"/> image by image; <see cref="ModelPrediction.InferenceMs"/> is the run's
+    /// time shared equally among the images.
+    /// </summary>
+    public IReadOnlyList<ModelPrediction> PredictBatch(IReadOnlyList<GrayscaleImage> images)
     {
-        var tensor = _preprocessor.Preprocess(image, Manifest.Preprocessing);
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0)
+        {
+            return [];
+        }
+        if (images.Count > 1 && !SupportsBatches)
+        {
+            return images.Select(image => PredictBatch([image])[0]).ToList();
+        }
+        var tensor = new float[images.Count * InputLength];
+        for (var i = 0; i < images.Count; i++)
+        {
+            _preprocessor.Preprocess(images[i], Manifest.Preprocessing, tensor.AsSpan(i * InputLength, InputLength));
+        }
         var started = Stopwatch.GetTimestamp();
-        var cams = HasCam ? new List<CamMap>(_camOutputs.Length) : null;
-        var outputs = RunCore(tensor, cams);
-        return new ModelPrediction(this, outputs, Stopwatch.GetElapsedTime(started).TotalMilliseconds, cams);
+        var items = RunCore(tensor, images.Count, withCam: HasCam);
+        var perImage = Stopwatch.GetElapsedTime(started).TotalMilliseconds / images.Count;
+        return items.Select(item => new ModelPrediction(this, item.Outputs, perImage, item.Cams)).ToList();
     }
 
     /// <summary>Runs one preprocessed [1, C, H, W] tensor and returns one result per label (scores only).</summary>
-    public IReadOnlyList<ModelOutput> Run(ReadOnlySpan<float> preprocessedTensor) => RunCore(preprocessedTensor, null);
+    public IReadOnlyList<ModelOutput> Run(ReadOnlySpan<float> preprocessedTensor) => RunCore(preprocessedTensor, 1, withCam: false)[0].Outputs;
 
-    private List<ModelOutput> RunCore(ReadOnlySpan<float> preprocessedTensor, List<CamMap>? cams)
+    private (List<ModelOutput> Outputs, List<CamMap>? Cams)[] RunCore(ReadOnlySpan<float> preprocessedTensor, int batch, bool withCam)
     {
-        if (preprocessedTensor.Length != InputLength)
+        if (preprocessedTensor.Length != batch * InputLength)
         {
             throw new ArgumentException(
-                $"Model {Id} expects {InputLength} input values ({string.Join('x', _inputShape)}), got {preprocessedTensor.Length}.",
+                $"Model {Id} expects {batch} x {InputLength} input values ({string.Join('x', _inputShape[1..])} each), got {preprocessedTensor.Length}.",
                 nameof(preprocessedTensor));
         }
 
         // Every native object is disposed here: undisposed OrtValues and result collections are the classic
         // slow native-memory leak of long-running ONNX Runtime hosts.
-        using var input = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, _inputShape);
+        using var input = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [batch, _inputShape[1], _inputShape[2], _inputShape[3]]);
         preprocessedTensor.CopyTo(input.GetTensorMutableDataAsSpan<float>());
         using var runOptions = new RunOptions();
-        using var results = _session.Run(runOptions, _inputNames, [input], cams is null ? _outputNames : _outputNamesWithCam);
+        using var results = _session.Run(runOptions, _inputNames, [input], withCam ? _outputNamesWithCam : _outputNames);
 
-        var outputs = new List<ModelOutput>(Labels.Count);
+        var items = new (List<ModelOutput> Outputs, List<CamMap>? Cams)[batch];
+        for (var b = 0; b < batch; b++)
+        {
+            items[b] = (new List<ModelOutput>(Labels.Count), withCam ? new List<CamMap>(_camOutputs.Length) : null);
+        }
         for (var o = 0; o < _scoreOutputs.Length; o++)
         {
             var spec = _scoreOutputs[o];
             var values = results[o].GetTensorDataAsSpan<float>();
-            if (values.Length != spec.Labels.Count)
+            if (values.Length != batch * spec.Labels.Count)
             {
                 throw new InvalidOperationException(
-                    $"Model {Id} output '{spec.Name}' returned {values.Length} values for {spec.Labels.Count} label(s).");
+                    $"Model {Id} output '{spec.Name}' returned {values.Length} values for {batch} image(s) x {spec.Labels.Count} label(s).");
             }
-            for (var i = 0; i < spec.Labels.Count; i++)
+            for (var b = 0; b < batch; b++)
             {
-                double probability = spec.Kind == OutputKinds.Logit
-                    ? 1.0 / (1.0 + Math.Exp(-values[i] / _temperature))
-                    : values[i];
-                var label = Labels.First(l => l.Name == spec.Labels[i]);
-                outputs.Add(new ModelOutput(label.Name, probability, label.Threshold, probability >= label.Threshold));
+                for (var i = 0; i < spec.Labels.Count; i++)
+                {
+                    var value = values[b * spec.Labels.Count + i];
+                    double probability = spec.Kind == OutputKinds.Logit
+                        ? 1.0 / (1.0 + Math.Exp(-value / _temperature))
+                        : value;
+                    var label = Labels.First(l => l.Name == spec.Labels[i]);
+                    items[b].Outputs.Add(new ModelOutput(label.Name, probability, label.Threshold, probability >= label.Threshold));
+                }
             }
         }
-        if (cams is not null)
+        if (withCam)
         {
             for (var c = 0; c < _camOutputs.Length; c++)
             {
-                ReadCam(_camOutputs[c], results[_scoreOutputs.Length + c], cams);
+                ReadCam(_camOutputs[c], results[_scoreOutputs.Length + c], items);
             }
         }
-        return outputs;
+        return items;
     }
 
-    private void ReadCam(OutputSpec spec, OrtValue value, List<CamMap> cams)
+    private void ReadCam(OutputSpec spec, OrtValue value, (List<ModelOutput> Outputs, List<CamMap>? Cams)[] items)
     {
         var shape = value.GetTensorTypeAndShape().Shape;
-        if (shape.Length != 4 || shape[0] != 1 || shape[1] != spec.Labels.Count || shape[2] <= 0 || shape[3] <= 0)
+        if (shape.Length != 4 || shape[0] != items.Length || shape[1] != spec.Labels.Count || shape[2] <= 0 || shape[3] <= 0)
         {
             throw new InvalidOperationException(
-                $"Model {Id} cam output '{spec.Name}' has shape [{string.Join(',', shape)}]; expected [1, {spec.Labels.Count}, h, w].");
+                $"Model {Id} cam output '{spec.Name}' has shape [{string.Join(',', shape)}]; expected [{items.Length}, {spec.Labels.Count}, h, w].");
         }
         int height = checked((int)shape[2]), width = checked((int)shape[3]);
         var data = value.GetTensorDataAsSpan<float>();
-        for (var l = 0; l < spec.Labels.Count; l++)
+        for (var b = 0; b < items.Length; b++)
         {
-            var map = data.Slice(l * width * height, width * height).ToArray();
-            for (var i = 0; i < map.Length; i++)
+            for (var l = 0; l < spec.Labels.Count; l++)
             {
-                // relu_max is [0, 1] by construction; clamping keeps a NaN or rounding overshoot out of stored maps.
-                map[i] = float.IsNaN(map[i]) ? 0f : Math.Clamp(map[i], 0f, 1f);
+                var map = data.Slice((b * spec.Labels.Count + l) * width * height, width * height).ToArray();
+                for (var i = 0; i < map.Length; i++)
+                {
+                    // relu_max is [0, 1] by construction; clamping keeps a NaN or rounding overshoot out of stored maps.
+                    map[i] = float.IsNaN(map[i]) ? 0f : Math.Clamp(map[i], 0f, 1f);
+                }
+                items[b].Cams!.Add(new CamMap(spec.Labels[l], width, height, map));
             }
-            cams.Add(new CamMap(spec.Labels[l], width, height, map));
         }
     }
 

@@ -51,34 +51,44 @@ public sealed partial class InferencePipelineService(
                 await signal.WaitAsync(poll, stoppingToken).ConfigureAwait(false);
                 continue;
             }
-            foreach (var instance in batch)
+            // Each group is stored and announced (alerts) before the next runs: batching never holds a finding back for long.
+            var maxBatch = Math.Max(1, options.Value.MaxInferenceBatch);
+            foreach (var group in batch.Chunk(maxBatch))
             {
-                await ProcessAsync(instance, stoppingToken).ConfigureAwait(false);
+                IReadOnlyList<InstanceOutcome> outcomes;
+                try
+                {
+                    outcomes = await processor.ProcessBatchAsync(group, maxBatch, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    // Left as 'received': picked up again after restart.
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // Not one instance's fault (each carries its own error): leave the group queued and try again shortly.
+                    LogQueueReadFailed(ex);
+                    await signal.WaitAsync(poll, stoppingToken).ConfigureAwait(false);
+                    break;
+                }
+                foreach (var outcome in outcomes)
+                {
+                    await CompleteAsync(outcome, stoppingToken).ConfigureAwait(false);
+                }
             }
         }
     }
 
-    private async Task ProcessAsync(PendingInstance instance, CancellationToken cancellationToken)
+    private async Task CompleteAsync(InstanceOutcome outcome, CancellationToken cancellationToken)
     {
-        IReadOnlyList<FindingRecord>? findings;
-        string state;
-        string? error = null;
-        try
+        var instance = outcome.Instance;
+        var findings = outcome.Findings;
+        var state = outcome.Error is not null ? InstanceStates.Failed : findings is null ? InstanceStates.Skipped : InstanceStates.Processed;
+        var error = outcome.Error?.Message;
+        if (outcome.Error is not null)
         {
-            findings = await processor.ProcessAsync(instance, cancellationToken).ConfigureAwait(false);
-            state = findings is null ? InstanceStates.Skipped : InstanceStates.Processed;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Left as 'received': it is picked up again after restart.
-            return;
-        }
-        catch (Exception ex)
-        {
-            findings = null;
-            state = InstanceStates.Failed;
-            error = ex.Message;
-            LogInstanceFailed(instance.SopInstanceUid, instance.StudyUid, ex.Message, ex);
+            LogInstanceFailed(instance.SopInstanceUid, instance.StudyUid, outcome.Error.Message, outcome.Error);
         }
         try
         {

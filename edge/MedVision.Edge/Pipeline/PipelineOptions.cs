@@ -13,4 +13,10 @@ public sealed class PipelineOptions
 
     /// <summary>Instances taken from the queue at a time.</summary>
     public int BatchSize { get; set; } = 16;
+
+    /// <summary>
+    /// Most images one model runs in one session run (micro-batch). Batches form only from instances already queued, so an idle
+    /// appliance runs each image at once and a busy one gets the throughput of batching; 1 turns batching off.
+    /// </summary>
+    public int MaxInferenceBatch { get; set; } = 8;
 }
