@@ -34,7 +34,7 @@ public sealed class EmbeddedBroker : IHostedService, IAsyncDisposable, IDeviceCh
             .WithPersistentSessions()
             .Build();
         Port = port;
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        _server = new MqttServerFactory(new MedVision.Contracts.Mqtt.MqttLogBridge(logger)).CreateMqttServer(serverOptions);
         _server.ValidatingConnectionAsync += ValidateConnectionAsync;
         _server.InterceptingPublishAsync += InterceptPublishAsync;
         _server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;

@@ -43,7 +43,7 @@ public sealed class ExternalBrokerClient : BackgroundService, IDeviceChannel
     {
         // The broker must know every enrolled device even after it was rebuilt.
         await _credentials.CredentialsChangedAsync(stoppingToken).ConfigureAwait(false);
-        using var client = new MqttClientFactory().CreateMqttClient();
+        using var client = new MqttClientFactory(new MedVision.Contracts.Mqtt.MqttLogBridge(_logger)).CreateMqttClient();
         _client = client;
         client.ApplicationMessageReceivedAsync += e => OnMessageAsync(e, stoppingToken);
         var filter = Topics.HubEventsFilter(_options.ShareGroup);

@@ -102,7 +102,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         var credentials = await _retry.ExecuteAsync(EnsureEnrolledAsync, stoppingToken).ConfigureAwait(false);
         _deviceId = credentials.DeviceId;
         var host = string.IsNullOrEmpty(_options.Host) ? new Uri(_options.HubUrl!).Host : _options.Host;
-        var factory = new MqttClientFactory();
+        var factory = new MqttClientFactory(new MedVision.Contracts.Mqtt.MqttLogBridge(_logger));
         while (!stoppingToken.IsCancellationRequested)
         {
             using var client = factory.CreateMqttClient();
