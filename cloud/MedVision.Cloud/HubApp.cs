@@ -41,6 +41,8 @@ public static class HubApp
         services.AddSingleton<ModelPackages>();
         services.AddSingleton<MessageIngestor>();
         services.AddHostedService(sp => sp.GetRequiredService<MessageIngestor>());
+        services.AddSingleton<HeartbeatRetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<HeartbeatRetentionService>());
 
         var broker = builder.Configuration.GetSection(HubOptions.Section).GetValue(nameof(HubOptions.Broker), BrokerMode.Embedded);
         if (broker == BrokerMode.External)

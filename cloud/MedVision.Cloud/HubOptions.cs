@@ -48,6 +48,12 @@ public sealed class HubOptions
     /// <summary>Largest message body accepted, in bytes.</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// Heartbeats older than this are deleted (hourly): they feed the fleet charts, and every appliance sends one a minute, so kept
+    /// for ever they would dwarf the findings. Findings, model updates and reported settings are kept. 0 keeps everything.
+    /// </summary>
+    public int HeartbeatRetentionDays { get; set; } = 30;
+
     public ExternalBrokerOptions External { get; set; } = new();
 }
 

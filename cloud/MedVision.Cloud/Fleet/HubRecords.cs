@@ -65,6 +65,9 @@ public interface IHubStore
 
     Task<long> CountMessagesAsync(string? type, CancellationToken cancellationToken);
 
+    /// <summary>Deletes messages of <paramref name="type"/> received before <paramref name="receivedBefore"/>; returns how many.</summary>
+    Task<long> DeleteMessagesAsync(string type, DateTimeOffset receivedBefore, CancellationToken cancellationToken);
+
     /// <summary>Replaces a device's desired properties; returns the new version, or null for an unknown device.</summary>
     Task<long?> SetDesiredAsync(string deviceId, string propertiesJson, CancellationToken cancellationToken);
 

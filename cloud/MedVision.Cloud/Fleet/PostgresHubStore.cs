@@ -293,6 +293,14 @@ internal sealed class PostgresHubStore : IHubStore, IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
+    public async Task<long> DeleteMessagesAsync(string type, DateTimeOffset receivedBefore, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand("DELETE FROM messages WHERE type = $1 AND received_ms < $2;");
+        command.Parameters.Add(new() { Value = type });
+        command.Parameters.Add(new() { Value = receivedBefore.ToUnixTimeMilliseconds() });
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<long?> SetDesiredAsync(string deviceId, string propertiesJson, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(

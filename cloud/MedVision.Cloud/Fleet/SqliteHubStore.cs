@@ -304,6 +304,15 @@ internal sealed class SqliteHubStore : IHubStore, IDisposable
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
     }
 
+    public async Task<long> DeleteMessagesAsync(string type, DateTimeOffset receivedBefore, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "DELETE FROM messages WHERE type = $t AND received_ms < $before;");
+        command.Parameters.AddWithValue("$t", type);
+        command.Parameters.AddWithValue("$before", receivedBefore.ToUnixTimeMilliseconds());
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<long?> SetDesiredAsync(string deviceId, string propertiesJson, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
