@@ -15,6 +15,9 @@ public sealed class DicomOptions
 
     public int MaxAssociations { get; set; } = 25;
 
+    /// <summary>Per calling AE, the associations it may hold at once (<c>MedVision:Dicom:MaxAssociationsPerCallingAe:CT1=4</c>).</summary>
+    public Dictionary<string, int> MaxAssociationsPerCallingAe { get; set; } = new(StringComparer.Ordinal);
+
     public int IdleTimeoutSeconds { get; set; } = 120;
 
     public int ArtimTimeoutSeconds { get; set; } = 30;
@@ -52,6 +55,7 @@ public sealed class DicomOptions
         Port = Port,
         BindAddress = BindAddress,
         MaxAssociations = MaxAssociations,
+        MaxAssociationsPerCallingAe = new Dictionary<string, int>(MaxAssociationsPerCallingAe, StringComparer.Ordinal),
         IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds),
         ArtimTimeout = TimeSpan.FromSeconds(ArtimTimeoutSeconds),
         AllowedCallingAeTitles = AllowedCallingAeTitles,
@@ -92,6 +96,10 @@ public sealed class DicomOptions
         if (MaxAssociations < 1)
         {
             yield return "MedVision:Dicom:MaxAssociations must be at least 1.";
+        }
+        foreach (var (ae, limit) in MaxAssociationsPerCallingAe.Where(p => p.Value < 1 || p.Value > MaxAssociations))
+        {
+            yield return $"MedVision:Dicom:MaxAssociationsPerCallingAe:{ae} is {limit}; it must be between 1 and MaxAssociations ({MaxAssociations}).";
         }
         if (TlsPort is < 0 or > 65535)
         {

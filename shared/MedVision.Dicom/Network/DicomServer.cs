@@ -22,6 +22,7 @@ public sealed class DicomServer : IAsyncDisposable
     private readonly List<Task> _connections = [];
     private Socket? _listener;
     private int _active;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _perCallingAe = new(StringComparer.Ordinal);
     private int _connected;
     private long _associationsTotal;
     private long _rejectedTotal;
@@ -175,29 +176,49 @@ public sealed class DicomServer : IAsyncDisposable
         }
     }
 
-    /// <summary>An association counts against MaxAssociations only once it is about to be accepted.</summary>
+    /// <summary>
+    /// An association counts against MaxAssociations (and its calling AE's own limit) only once it is about to be accepted.
+    /// Returns null when a slot was taken, else why not.
+    /// </summary>
     private sealed class AssociationSlot(DicomServer server)
     {
+        private string? _callingAe;
         private bool _held;
 
-        public bool TryAcquire()
+        public string? TryAcquire(string callingAe)
         {
-            if (Interlocked.Increment(ref server._active) > server._options.MaxAssociations)
+            var options = server._options;
+            if (Interlocked.Increment(ref server._active) > options.MaxAssociations)
             {
                 Interlocked.Decrement(ref server._active);
-                return false;
+                return $"{options.MaxAssociations} associations already active";
+            }
+            if (options.MaxAssociationsPerCallingAe.TryGetValue(callingAe, out var limit))
+            {
+                if (server._perCallingAe.AddOrUpdate(callingAe, 1, (_, n) => n + 1) > limit)
+                {
+                    server._perCallingAe.AddOrUpdate(callingAe, 0, (_, n) => n - 1);
+                    Interlocked.Decrement(ref server._active);
+                    return $"calling AE '{callingAe}' already holds its {limit} association(s)";
+                }
+                _callingAe = callingAe;
             }
             _held = true;
-            return true;
+            return null;
         }
 
         public void Release()
         {
-            if (_held)
+            if (!_held)
             {
-                Interlocked.Decrement(ref server._active);
-                _held = false;
+                return;
             }
+            if (_callingAe is not null)
+            {
+                server._perCallingAe.AddOrUpdate(_callingAe, 0, (_, n) => n - 1);
+            }
+            Interlocked.Decrement(ref server._active);
+            _held = false;
         }
     }
 

@@ -16,6 +16,12 @@ public sealed class DicomServerOptions
     public int MaxAssociations { get; set; } = 25;
 
     /// <summary>Largest P-DATA-TF PDU we accept, announced in A-ASSOCIATE-AC.</summary>
+    /// <summary>
+    /// Concurrent associations a given calling AE may hold (e.g. <c>CT1 → 4</c>), so one chatty sender cannot take every slot from the
+    /// others; AE titles not listed share <see cref="MaxAssociations"/> only.
+    /// </summary>
+    public Dictionary<string, int> MaxAssociationsPerCallingAe { get; set; } = new(StringComparer.Ordinal);
+
     public uint MaxPduLength { get; set; } = 116_794;
 
     /// <summary>ARTIM (PS3.8 9.1.5): how long a new connection may take to send its A-ASSOCIATE-RQ.</summary>

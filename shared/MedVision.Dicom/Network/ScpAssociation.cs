@@ -24,7 +24,7 @@ internal sealed class ScpAssociation
     private readonly ICStoreHandler _storeHandler;
     private readonly ICEchoHandler _echoHandler;
     private readonly ILogger _logger;
-    private readonly Func<bool> _tryAcquireSlot;
+    private readonly Func<string, string?> _tryAcquireSlot;
     private readonly IStorageCommitmentHandler? _commitmentHandler;
     private readonly Dictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> _contexts = [];
     private readonly byte[] _header = new byte[6];
@@ -36,7 +36,7 @@ internal sealed class ScpAssociation
     private byte _pendingContext;
     private ICStoreTarget? _target;
 
-    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<bool> tryAcquireSlot, Stream? transport = null, IStorageCommitmentHandler? commitmentHandler = null)
+    public ScpAssociation(Socket socket, DicomServerOptions options, IReadOnlyList<IAssociationPolicy> policies, ICStoreHandler storeHandler, ICEchoHandler echoHandler, ILogger logger, Func<string, string?> tryAcquireSlot, Stream? transport = null, IStorageCommitmentHandler? commitmentHandler = null)
     {
         _commitmentHandler = commitmentHandler;
         _socket = socket;
@@ -108,9 +108,9 @@ internal sealed class ScpAssociation
         var rejection = (request.ProtocolVersion & 1) == 0
             ? new AssociationRejection(1, 2, 2, $"protocol version 0x{request.ProtocolVersion:X4} not supported")
             : _policies.Select(p => p.Evaluate(request, remote)).FirstOrDefault(r => r is not null);
-        if (rejection is null && !_tryAcquireSlot())
+        if (rejection is null && _tryAcquireSlot(request.CallingAeTitle) is { } full)
         {
-            rejection = AssociationRejection.LocalLimitExceeded($"{_options.MaxAssociations} associations already active");
+            rejection = AssociationRejection.LocalLimitExceeded(full);
         }
         if (rejection is not null)
         {

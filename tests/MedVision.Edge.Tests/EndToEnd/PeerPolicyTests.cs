@@ -1,3 +1,5 @@
+using MedVision.Dicom;
+using MedVision.Dicom.Network;
 using MedVision.Testing;
 
 namespace MedVision.Edge.Tests.EndToEnd;
@@ -31,6 +33,30 @@ public sealed class PeerPolicyTests
 
         var health = await appliance.GetJsonAsync("/healthz");
         Assert.True(health.GetProperty("dicom").GetProperty("rejectedAssociations").GetInt64() >= 2);
+    }
+
+    [Fact]
+    public async Task A_calling_ae_over_its_own_association_limit_is_refused_while_others_get_in()
+    {
+        await using var appliance = await RunningAppliance.StartAsync("--MedVision:Dicom:MaxAssociationsPerCallingAe:HOG=1");
+        PresentationContextProposal[] echo = [new(1, "1.2.840.10008.1.1", [DicomTransferSyntax.ImplicitVRLittleEndian.Uid])];
+
+        await using (var held = await DicomClient.ConnectAsync("127.0.0.1", appliance.DicomPort, "HOG", "MEDVISION", echo, CancellationToken.None))
+        {
+            var refused = await Assert.ThrowsAsync<DicomAssociationRejectedException>(
+                () => DicomClient.ConnectAsync("127.0.0.1", appliance.DicomPort, "HOG", "MEDVISION", echo, CancellationToken.None));
+            // Transient, by the service provider (presentation), local limit exceeded: PS3.8 Table 9-21.
+            Assert.Equal((2, 3, 2), ((int)refused.Result, (int)refused.RejectSource, (int)refused.Reason));
+
+            var other = await ExternalTool.RunAsync("echoscu", ["-aet", "CT1", "-aec", "MEDVISION", "127.0.0.1", appliance.DicomPortText]);
+            Assert.True(other.ExitCode == 0, other.Combined);
+            Assert.True((await held.EchoAsync(CancellationToken.None)).IsSuccess);
+            await held.ReleaseAsync(CancellationToken.None);
+        }
+
+        // The slot is the AE's again once released.
+        var again = await ExternalTool.RunAsync("echoscu", ["-aet", "HOG", "-aec", "MEDVISION", "127.0.0.1", appliance.DicomPortText]);
+        Assert.True(again.ExitCode == 0, again.Combined);
     }
 
     [Fact]
