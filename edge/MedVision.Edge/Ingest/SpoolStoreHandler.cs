@@ -166,8 +166,10 @@ public sealed partial class SpoolStoreHandler(
 
     private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, FileStream file, string slot, long headerLength) : ICStoreTarget
     {
+        private const long WritebackChunk = 1 << 20;
         private readonly Crc32 _crc = new();
         private long _bytes;
+        private long _writebackFrom;
         private bool _closed;
         private bool _kept;
 
@@ -176,6 +178,14 @@ public sealed partial class SpoolStoreHandler(
             await file.WriteAsync(fragment, cancellationToken).ConfigureAwait(false);
             _crc.Append(fragment.Span);
             _bytes += fragment.Length;
+            var written = headerLength + _bytes;
+            if (written - _writebackFrom >= WritebackChunk)
+            {
+                // Overlaps the device write of a large instance with receiving the rest of it.
+                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                Durability.StartWriteback(file.SafeFileHandle, _writebackFrom, written - _writebackFrom);
+                _writebackFrom = written;
+            }
         }
 
         public async ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
