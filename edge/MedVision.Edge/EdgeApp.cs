@@ -44,6 +44,10 @@ public static class EdgeApp
         services.AddSingleton<IngestStatistics>();
         services.AddSingleton<PipelineSignal>();
         services.AddSingleton<SpoolStoreHandler>();
+        services.AddSingleton<SpoolSlots>();
+        services.AddSingleton<SpoolRecovery>();
+        // Before the listener: recovery must finish before the first association is accepted.
+        services.AddHostedService<SpoolSlotService>();
         services.AddSingleton<PeerPolicy>();
         services.AddSingleton<MedVision.Edge.Commitment.StorageCommitmentStore>();
         services.AddSingleton<MedVision.Edge.Commitment.StorageCommitmentService>();

@@ -11,8 +11,8 @@ namespace MedVision.Benchmarks;
 
 /// <summary>
 /// C-STORE ingest throughput: dcmtk's storescu sends the same study to the appliance and to dcmtk's own storescp in
-/// the same run, and the ratio is printed. The appliance does more per instance (fsync of file and folder, parse
-/// check, SQLite commit with synchronous=FULL) than storescp, which only writes the file.
+/// the same run, and the ratio is printed. The appliance does more per instance (parse check, completion proof, one
+/// fsync of a pre-created spool slot, SQLite commit) than storescp, which only writes the file.
 /// </summary>
 public static class IngestBenchmark
 {

@@ -6,6 +6,32 @@ namespace MedVision.Edge.Ingest;
 internal static partial class Durability
 {
     private const int ReadOnly = 0;
+    private const uint SyncFileRangeWrite = 2;
+
+    /// <summary>
+    /// Starts (does not wait for) writeback of a range already written, so a large instance's final fsync finds most of
+    /// it on disk and waits only for the tail. Durability still comes from that fsync alone; failure here is ignored.
+    /// </summary>
+    public static void StartWriteback(SafeHandle file, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            _ = SyncFileRange((int)file.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
 
     public static void FsyncDirectory(string path)
     {
@@ -36,6 +62,9 @@ internal static partial class Durability
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using MedVision.Dicom;
 using MedVision.Dicom.IO;
 using MedVision.Dicom.Network;
@@ -8,52 +9,58 @@ using Microsoft.Extensions.Options;
 namespace MedVision.Edge.Ingest;
 
 /// <summary>
-/// Writes each incoming instance straight into the spool as a Part 10 file while its PDVs arrive, then makes it durable
-/// (fsync of file and folder), checks it parses, and records it in SQLite — all before C-STORE success is sent.
+/// Writes each incoming instance straight into a pre-created spool slot (see <see cref="SpoolSlots"/>) while its PDVs
+/// arrive, checks it parses, stamps it with a completion proof (<see cref="SpoolProof"/>), flushes it once, and records
+/// it in SQLite — all before C-STORE success is sent. The record's commit skips its own WAL flush: a record lost to a
+/// power cut is rebuilt at start-up from the proven file (<see cref="SpoolRecovery"/>).
 /// What fails to parse is kept in spool/rejected with the reason, never silently dropped.
 /// </summary>
 public sealed partial class SpoolStoreHandler(
     IOptions<StorageOptions> storage,
     IStudyStore store,
     DiskSpace diskSpace,
+    SpoolSlots slots,
     PipelineSignal pipeline,
     IngestStatistics statistics,
     TimeProvider clock,
     ILogger<SpoolStoreHandler> logger) : ICStoreHandler
 {
-    private const string PartialSuffix = ".partial";
-
-    public ValueTask<ICStoreTarget> BeginStoreAsync(CStoreRequest request, CancellationToken cancellationToken)
+    public async ValueTask<ICStoreTarget> BeginStoreAsync(CStoreRequest request, CancellationToken cancellationToken)
     {
         if (!diskSpace.HasRoomFor(0))
         {
             statistics.Rejected("disk-full");
             LogDiskFull(request.SopInstanceUid, request.Association.CallingAeTitle);
-            return ValueTask.FromResult<ICStoreTarget>(new RefusingStoreTarget(DicomStatus.OutOfResources));
+            return new RefusingStoreTarget(DicomStatus.OutOfResources);
         }
-        var incoming = Path.Combine(storage.Value.SpoolDirectory, "incoming");
-        Directory.CreateDirectory(incoming);
-        var partial = Path.Combine(incoming, $"{SafeName(request.SopInstanceUid)}.{Guid.NewGuid():N}{PartialSuffix}");
-        var file = new FileStream(partial, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
-        var meta = DicomFile.CreateFileMetaInfo(request.SopClassUid, request.SopInstanceUid, request.TransferSyntax, request.Association.CallingAeTitle);
-        Span<byte> preamble = stackalloc byte[132];
-        preamble.Clear();
-        "DICM"u8.CopyTo(preamble[128..]);
-        file.Write(preamble);
-        DicomWriter.WriteFileMetaInfo(file, meta, request.TransferSyntax);
-        return ValueTask.FromResult<ICStoreTarget>(new SpoolTarget(this, request, file, partial));
+        var slot = slots.Take();
+        var file = new FileStream(slot, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        try
+        {
+            var meta = DicomFile.CreateFileMetaInfo(request.SopClassUid, request.SopInstanceUid, request.TransferSyntax, request.Association.CallingAeTitle);
+            var header = SpoolProof.Header(meta, request.TransferSyntax);
+            await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            return new SpoolTarget(this, request, file, slot, header.Length);
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            File.Delete(slot);
+            throw;
+        }
     }
 
-    private async ValueTask<DicomStatus> CompleteAsync(CStoreRequest request, string partialPath, long datasetBytes, CancellationToken cancellationToken)
+    /// <summary>Parses and checks the received file; null when it may be acknowledged, else the failure status (file quarantined).</summary>
+    private (DicomStatus? Failure, ReceivedInstance? Instance, IReadOnlyList<string> Warnings) Check(CStoreRequest request, string path)
     {
         DicomFile parsed;
         try
         {
-            parsed = DicomReader.ReadFile(partialPath, new DicomReadOptions { LargeValueThreshold = 1024 });
+            parsed = DicomReader.ReadFile(path, new DicomReadOptions { LargeValueThreshold = 1024 });
         }
         catch (DicomFormatException ex)
         {
-            return Quarantine(request, partialPath, "unparseable", ex.Message, DicomStatus.CannotUnderstand);
+            return (Quarantine(request, path, "unparseable", ex.Message, DicomStatus.CannotUnderstand), null, []);
         }
 
         var dataset = parsed.Dataset;
@@ -61,50 +68,61 @@ public sealed partial class SpoolStoreHandler(
         var studyUid = dataset.GetStringOrDefault(DicomTags.StudyInstanceUID);
         if (sopInstance != request.SopInstanceUid)
         {
-            return Quarantine(request, partialPath, "mismatch", $"data set SOP Instance UID '{sopInstance}' differs from the command's '{request.SopInstanceUid}'", DicomStatus.DataSetDoesNotMatchSopClass);
+            return (Quarantine(request, path, "mismatch", $"data set SOP Instance UID '{sopInstance}' differs from the command's '{request.SopInstanceUid}'", DicomStatus.DataSetDoesNotMatchSopClass), null, []);
         }
         if (string.IsNullOrEmpty(studyUid))
         {
-            return Quarantine(request, partialPath, "no-study", "data set has no Study Instance UID", DicomStatus.DataSetDoesNotMatchSopClass);
+            return (Quarantine(request, path, "no-study", "data set has no Study Instance UID", DicomStatus.DataSetDoesNotMatchSopClass), null, []);
         }
+        var received = ToReceived(parsed, path, 0, clock.GetUtcNow()) with
+        {
+            SopClassUid = request.SopClassUid,
+            TransferSyntaxUid = request.TransferSyntax.Uid,
+            CallingAe = request.Association.CallingAeTitle,
+        };
+        return (null, received, parsed.Warnings);
+    }
 
-        var studyDirectory = Path.Combine(storage.Value.SpoolDirectory, SafeName(studyUid));
-        Directory.CreateDirectory(studyDirectory);
-        var finalPath = Path.Combine(studyDirectory, SafeName(request.SopInstanceUid) + ".dcm");
-        File.Move(partialPath, finalPath, overwrite: true);
-        Durability.FsyncDirectory(studyDirectory);
-
-        var received = new ReceivedInstance(
-            request.SopInstanceUid,
-            request.SopClassUid,
-            studyUid,
+    /// <summary>What the database records for a spooled file; also used by start-up recovery.</summary>
+    internal static ReceivedInstance ToReceived(DicomFile parsed, string path, long size, DateTimeOffset receivedUtc)
+    {
+        var dataset = parsed.Dataset;
+        return new ReceivedInstance(
+            dataset.GetStringOrDefault(DicomTags.SOPInstanceUID) ?? "",
+            parsed.FileMetaInfo.GetStringOrDefault(DicomTags.MediaStorageSOPClassUID) ?? dataset.GetStringOrDefault(DicomTags.SOPClassUID) ?? "",
+            dataset.GetStringOrDefault(DicomTags.StudyInstanceUID) ?? "",
             dataset.GetStringOrDefault(DicomTags.SeriesInstanceUID),
             dataset.GetStringOrDefault(DicomTags.Modality),
             dataset.GetStringOrDefault(DicomTags.PatientID),
             dataset.GetStringOrDefault(DicomTags.PatientName),
             dataset.GetStringOrDefault(DicomTags.StudyDate),
             dataset.GetStringOrDefault(DicomTags.AccessionNumber),
-            request.TransferSyntax.Uid,
-            request.Association.CallingAeTitle,
-            finalPath,
-            new FileInfo(finalPath).Length,
-            clock.GetUtcNow());
-        var result = await store.RecordReceivedAsync(received, cancellationToken).ConfigureAwait(false);
+            parsed.TransferSyntax.Uid,
+            parsed.FileMetaInfo.GetStringOrDefault(DicomTags.SourceApplicationEntityTitle) ?? "",
+            path,
+            size,
+            receivedUtc);
+    }
+
+    private async ValueTask<DicomStatus> RecordAsync(CStoreRequest request, ReceivedInstance received, IReadOnlyList<string> warnings, long datasetBytes, CancellationToken cancellationToken)
+    {
+        // The file and its proof are on disk already, so this commit may skip the WAL flush (see SpoolRecovery).
+        var result = await store.RecordReceivedAsync(received, syncToDisk: false, cancellationToken).ConfigureAwait(false);
         if (result.IsDuplicate)
         {
             statistics.Duplicate();
             LogDuplicate(request.SopInstanceUid, request.Association.CallingAeTitle);
-            if (result.PreviousSpoolPath is { } old && old != finalPath && File.Exists(old))
+            if (result.PreviousSpoolPath is { } old && old != received.SpoolPath && File.Exists(old))
             {
                 File.Delete(old);
             }
         }
         statistics.Stored(datasetBytes);
-        foreach (var warning in parsed.Warnings)
+        foreach (var warning in warnings)
         {
             LogReadWarning(request.SopInstanceUid, warning);
         }
-        LogStored(request.SopInstanceUid, received.Modality, studyUid, request.Association.CallingAeTitle, datasetBytes);
+        LogStored(request.SopInstanceUid, received.Modality, received.StudyInstanceUid, request.Association.CallingAeTitle, datasetBytes);
         pipeline.Notify();
         return DicomStatus.Success;
     }
@@ -146,27 +164,50 @@ public sealed partial class SpoolStoreHandler(
     [LoggerMessage(EventId = 1104, Level = LogLevel.Debug, Message = "{SopInstanceUid}: {Warning}")]
     private partial void LogReadWarning(string sopInstanceUid, string warning);
 
-    private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, FileStream file, string partialPath) : ICStoreTarget
+    private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, FileStream file, string slot, long headerLength) : ICStoreTarget
     {
+        private const long WritebackChunk = 1 << 20;
+        private readonly Crc32 _crc = new();
         private long _bytes;
+        private long _writebackFrom;
         private bool _closed;
         private bool _kept;
 
         public async ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken)
         {
             await file.WriteAsync(fragment, cancellationToken).ConfigureAwait(false);
+            _crc.Append(fragment.Span);
             _bytes += fragment.Length;
+            var written = headerLength + _bytes;
+            if (written - _writebackFrom >= WritebackChunk)
+            {
+                // Overlaps the device write of a large instance with receiving the rest of it.
+                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                Durability.StartWriteback(file.SafeFileHandle, _writebackFrom, written - _writebackFrom);
+                _writebackFrom = written;
+            }
         }
 
         public async ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
         {
             await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // Parsed from the page cache before anything is flushed: a rejected instance never gets a proof.
+            var (failure, received, warnings) = owner.Check(request, slot);
+            if (failure is { } status)
+            {
+                await file.DisposeAsync().ConfigureAwait(false);
+                _closed = true;
+                _kept = true;
+                return status;
+            }
+            await SpoolProof.WriteAsync(file, headerLength, _bytes, _crc.GetCurrentHashAsUInt32(), cancellationToken).ConfigureAwait(false);
+            // The one device flush per instance: data, proof and file size together. The slot's name is durable already.
             file.Flush(flushToDisk: true);
+            var size = file.Length;
             await file.DisposeAsync().ConfigureAwait(false);
             _closed = true;
-            var status = await owner.CompleteAsync(request, partialPath, _bytes, cancellationToken).ConfigureAwait(false);
             _kept = true;
-            return status;
+            return await owner.RecordAsync(request, received! with { SizeBytes = size }, warnings, _bytes, cancellationToken).ConfigureAwait(false);
         }
 
         public async ValueTask DisposeAsync()
@@ -175,10 +216,10 @@ public sealed partial class SpoolStoreHandler(
             {
                 await file.DisposeAsync().ConfigureAwait(false);
             }
-            if (!_kept && File.Exists(partialPath))
+            if (!_kept && File.Exists(slot))
             {
                 // Never acknowledged (association dropped mid-transfer): the sender still owns the instance.
-                File.Delete(partialPath);
+                File.Delete(slot);
             }
         }
     }

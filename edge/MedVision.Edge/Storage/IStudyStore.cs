@@ -12,6 +12,15 @@ public interface IStudyStore
     /// </summary>
     Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// As <see cref="RecordReceivedAsync(ReceivedInstance, CancellationToken)"/>; with <paramref name="syncToDisk"/> false the
+    /// commit skips the WAL flush, for callers that can rebuild the record after a power cut (the spool's proven files).
+    /// </summary>
+    Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, bool syncToDisk, CancellationToken cancellationToken);
+
+    /// <summary>Every spool path the database knows (start-up recovery compares the spool against it).</summary>
+    Task<IReadOnlySet<string>> GetSpoolPathsAsync(CancellationToken cancellationToken);
+
     /// <summary>Instances still in state <c>received</c>, oldest first; used to resume after a restart.</summary>
     Task<IReadOnlyList<PendingInstance>> GetPendingInstancesAsync(int max, CancellationToken cancellationToken);
 

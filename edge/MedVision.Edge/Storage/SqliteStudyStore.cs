@@ -29,7 +29,23 @@ public sealed class SqliteStudyStore : IStudyStore
         _transactions = SqliteTransactions.Create(database, options.Value.TransientRetryCount, logger, _timeProvider);
     }
 
-    public Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, CancellationToken cancellationToken)
+    public Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, CancellationToken cancellationToken) =>
+        RecordReceivedAsync(instance, syncToDisk: true, cancellationToken);
+
+    public Task<IReadOnlySet<string>> GetSpoolPathsAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlySet<string>>(async (connection, ct) =>
+        {
+            var paths = new HashSet<string>(StringComparer.Ordinal);
+            await using var command = Command(connection, null, "SELECT spool_path FROM instances;");
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                paths.Add(reader.GetString(0));
+            }
+            return paths;
+        }, cancellationToken);
+
+    public Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, bool syncToDisk, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentException.ThrowIfNullOrWhiteSpace(instance.SopInstanceUid);
@@ -124,7 +140,7 @@ public sealed class SqliteStudyStore : IStudyStore
 
             StorageLog.InstanceRecorded(_logger, instance.SopInstanceUid, instance.StudyInstanceUid, isDuplicate);
             return isDuplicate ? RecordResult.Replaced(previousPath!) : RecordResult.Added;
-        }, cancellationToken);
+        }, cancellationToken, syncToDisk);
     }
 
     public Task<IReadOnlyList<PendingInstance>> GetPendingInstancesAsync(int max, CancellationToken cancellationToken)

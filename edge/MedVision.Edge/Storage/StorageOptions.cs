@@ -19,6 +19,9 @@ public sealed class StorageOptions
     /// <summary>Retries of a store operation that still finds the database busy after its busy timeout.</summary>
     public const int DefaultTransientRetryCount = 3;
 
+    /// <summary>Empty spool files kept ready (names already durable) so a burst of instances needs no file creation.</summary>
+    public const int DefaultSpoolSlotPoolSize = 64;
+
     /// <summary>Storage root; made absolute once at start-up (see <see cref="StorageOptionsSetup"/>).</summary>
     public string Root { get; set; } = DefaultRoot;
 
@@ -27,7 +30,12 @@ public sealed class StorageOptions
 
     public int TransientRetryCount { get; set; } = DefaultTransientRetryCount;
 
+    public int SpoolSlotPoolSize { get; set; } = DefaultSpoolSlotPoolSize;
+
     public string SpoolDirectory => Path.Combine(Root, "spool");
+
+    /// <summary>Received instances, one pre-created slot file each (<c>spool/slots/&lt;id&gt;.dcm</c>).</summary>
+    public string SlotDirectory => Path.Combine(SpoolDirectory, "slots");
 
     public string DatabaseDirectory => Path.Combine(Root, "db");
 
@@ -74,6 +82,10 @@ internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
         if (options.TransientRetryCount is < 0 or > 100)
         {
             errors.Add($"{StorageOptions.Section}:TransientRetryCount must be 0-100 (was {options.TransientRetryCount}).");
+        }
+        if (options.SpoolSlotPoolSize is < 1 or > 4096)
+        {
+            errors.Add($"{StorageOptions.Section}:SpoolSlotPoolSize must be 1-4096 (was {options.SpoolSlotPoolSize}).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

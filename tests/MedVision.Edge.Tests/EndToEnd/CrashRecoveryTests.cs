@@ -82,9 +82,10 @@ public sealed partial class CrashRecoveryTests
         var studies = await second.GetJsonAsync("/api/studies");
         var count = studies.EnumerateArray().Single().GetProperty("instanceCount").GetInt32();
         Assert.InRange(count, acknowledged.Count, acknowledged.Count + 1);
+        var spooled = MedVision.Edge.Tests.Ingest.SpoolFiles.BySopInstance(data.Path);
         foreach (var uid in acknowledged)
         {
-            Assert.Single(Directory.GetFiles(Path.Combine(data.Path, "spool"), uid + ".dcm", SearchOption.AllDirectories));
+            Assert.Single(spooled[uid]);
         }
     }
 

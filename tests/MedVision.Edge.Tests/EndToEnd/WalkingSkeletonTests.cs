@@ -59,7 +59,7 @@ public sealed class WalkingSkeletonTests
         Assert.Contains("medvision_edge_ingest_spool_depth 0", metrics, StringComparison.Ordinal);
 
         // The stored instance is the file dcmtk sent, durable in the spool.
-        var spooled = Directory.GetFiles(appliance.Data.Path, sopInstanceUid + ".dcm", SearchOption.AllDirectories).Single();
+        var spooled = MedVision.Edge.Tests.Ingest.SpoolFiles.BySopInstance(appliance.Data.Path)[sopInstanceUid].Single();
         var dump = await ExternalTool.RunAsync("dcmdump", [spooled]);
         Assert.True(dump.ExitCode == 0, dump.Combined);
         Assert.Contains(studyUid, dump.StandardOutput, StringComparison.Ordinal);

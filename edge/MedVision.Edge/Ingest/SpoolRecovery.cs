@@ -1,0 +1,103 @@
+using MedVision.Dicom;
+using MedVision.Dicom.IO;
+using MedVision.Edge.Storage;
+
+namespace MedVision.Edge.Ingest;
+
+/// <summary>
+/// Start-up reconciliation of the spool with the database, before the DICOM listener opens.
+/// </summary>
+/// <remarks>
+/// The ingest record is committed without its own WAL flush, so a power cut can lose the records of instances whose
+/// files (and completion proofs) were already flushed and acknowledged. Every slot file the database does not know is
+/// therefore checked here: a proven one is recorded (durably) and then processed like any other; an unproven one is a
+/// transfer that never finished (never acknowledged) and is deleted; an empty one goes back to the pool.
+/// </remarks>
+public sealed partial class SpoolRecovery(
+    IStudyStore store,
+    SpoolSlots slots,
+    ILogger<SpoolRecovery> logger)
+{
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(slots.Directory);
+        var known = await store.GetSpoolPathsAsync(cancellationToken).ConfigureAwait(false);
+        var empty = new List<string>();
+        var recovered = 0;
+        foreach (var path in Directory.EnumerateFiles(slots.Directory))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var info = new FileInfo(path);
+            if (info.Length == 0)
+            {
+                empty.Add(path);
+                continue;
+            }
+            if (known.Contains(path))
+            {
+                continue;
+            }
+            var (proven, reason) = await SpoolProof.VerifyAsync(path, cancellationToken).ConfigureAwait(false);
+            if (!proven)
+            {
+                LogDiscarded(path, reason);
+                File.Delete(path);
+                continue;
+            }
+            DicomFile parsed;
+            try
+            {
+                parsed = DicomReader.ReadFile(path, new DicomReadOptions { LargeValueThreshold = 1024 });
+            }
+            catch (DicomFormatException ex)
+            {
+                // The proof is written only after a successful parse, so this is damage after the fact: keep it for a person.
+                LogUnreadable(path, ex.Message);
+                Quarantine(path);
+                continue;
+            }
+            var instance = SpoolStoreHandler.ToReceived(parsed, path, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
+            var result = await store.RecordReceivedAsync(instance, syncToDisk: true, cancellationToken).ConfigureAwait(false);
+            if (result.PreviousSpoolPath is { } old && old != path && File.Exists(old))
+            {
+                File.Delete(old);
+            }
+            LogRecovered(instance.SopInstanceUid, path);
+            recovered++;
+        }
+        slots.AdoptEmpty(empty);
+        LogReconciled(recovered, empty.Count);
+        return recovered;
+    }
+
+    private void Quarantine(string path)
+    {
+        var rejected = Path.Combine(Path.GetDirectoryName(slots.Directory)!, "rejected");
+        Directory.CreateDirectory(rejected);
+        File.Move(path, Path.Combine(rejected, Path.GetFileName(path)), overwrite: true);
+    }
+
+    [LoggerMessage(EventId = 1152, Level = LogLevel.Warning, Message = "Spool slot {Path} holds an unfinished transfer ({Reason}); it was never acknowledged and is deleted")]
+    private partial void LogDiscarded(string path, string reason);
+
+    [LoggerMessage(EventId = 1153, Level = LogLevel.Error, Message = "Spool slot {Path} has a completion proof but does not parse ({Reason}); moved to spool/rejected")]
+    private partial void LogUnreadable(string path, string reason);
+
+    [LoggerMessage(EventId = 1154, Level = LogLevel.Warning, Message = "Recovered {SopInstanceUid} from {Path}: its file was complete but its database record was lost")]
+    private partial void LogRecovered(string sopInstanceUid, string path);
+
+    [LoggerMessage(EventId = 1155, Level = LogLevel.Information, Message = "Spool reconciled: {Recovered} instances re-recorded, {Free} empty slots reused")]
+    private partial void LogReconciled(int recovered, int free);
+}
+
+/// <summary>Runs <see cref="SpoolRecovery"/> before the listener starts, then keeps the slot pool topped up.</summary>
+public sealed class SpoolSlotService(SpoolRecovery recovery, SpoolSlots slots) : BackgroundService
+{
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await recovery.RunAsync(cancellationToken).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => slots.RefillLoopAsync(stoppingToken);
+}
