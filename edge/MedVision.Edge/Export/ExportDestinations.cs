@@ -105,9 +105,10 @@ public sealed class DicomExportDestination(ExportDestinationOptions options, ILo
         syntaxes.Add(DicomTransferSyntax.ExplicitVRLittleEndian.Uid);
         syntaxes.Add(DicomTransferSyntax.ImplicitVRLittleEndian.Uid);
 
+        var tls = options.Tls ? DicomClientTlsOptions.FromPemFiles(options.TlsCaPath, options.TlsCertificatePath, options.TlsKeyPath) : null;
         await using var client = await DicomClient.ConnectAsync(
             options.Host!, options.Port, options.CallingAe.Trim(), options.CalledAe!.Trim(),
-            [new PresentationContextProposal(1, sopClass, syntaxes)], cancellationToken).ConfigureAwait(false);
+            [new PresentationContextProposal(1, sopClass, syntaxes)], [], tls, cancellationToken).ConfigureAwait(false);
         if (client.AcceptedContexts.Count == 0)
         {
             await client.ReleaseAsync(cancellationToken).ConfigureAwait(false);

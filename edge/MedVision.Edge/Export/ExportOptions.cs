@@ -80,6 +80,16 @@ public sealed class ExportDestinationOptions
 
     public string CallingAe { get; set; } = DefaultCallingAe;
 
+    /// <summary>dicom: connect with TLS (PS3.15 B.1), trusting <see cref="TlsCaPath"/> (PEM; empty: the system store).</summary>
+    public bool Tls { get; set; }
+
+    public string? TlsCaPath { get; set; }
+
+    /// <summary>dicom over TLS: our client certificate and key (PEM), for a PACS that requires one.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    public string? TlsKeyPath { get; set; }
+
     /// <summary>fhir: the server's base or transaction endpoint; the Bundle is POSTed here.</summary>
     public string? Url { get; set; }
 
@@ -192,6 +202,17 @@ internal sealed class ExportOptionsValidator : IValidateOptions<ExportOptions>
                     if (!IsAeTitle(d.CallingAe))
                     {
                         errors.Add($"{at}:CallingAe must be 1-16 characters, no backslash or control characters (was '{d.CallingAe}').");
+                    }
+                    if (d.Tls)
+                    {
+                        try
+                        {
+                            _ = MedVision.Dicom.Network.DicomClientTlsOptions.FromPemFiles(d.TlsCaPath, d.TlsCertificatePath, d.TlsKeyPath);
+                        }
+                        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or InvalidDataException or ArgumentException)
+                        {
+                            errors.Add($"{at}: TLS files (TlsCaPath, TlsCertificatePath, TlsKeyPath) cannot be used: {ex.Message}");
+                        }
                     }
                     break;
                 case ExportDestinationOptions.Fhir:

@@ -25,12 +25,12 @@ public sealed class DicomAssociationRejectedException(byte result, byte source, 
 public sealed class DicomClient : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly Dictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> _accepted;
     private readonly uint _peerMaxPdu;
     private ushort _messageId;
 
-    private DicomClient(TcpClient tcp, NetworkStream stream, Dictionary<byte, (string, DicomTransferSyntax)> accepted, uint peerMaxPdu)
+    private DicomClient(TcpClient tcp, Stream stream, Dictionary<byte, (string, DicomTransferSyntax)> accepted, uint peerMaxPdu)
     {
         _tcp = tcp;
         _stream = stream;
@@ -46,15 +46,32 @@ public sealed class DicomClient : IAsyncDisposable
         ConnectAsync(host, port, callingAe, calledAe, contexts, [], cancellationToken, maxPduLength);
 
     /// <summary>Connects proposing <paramref name="roles"/> too (e.g. the SCP role for storage classes a C-GET will bring back).</summary>
+    public static Task<DicomClient> ConnectAsync(
+        string host, int port, string callingAe, string calledAe,
+        IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, CancellationToken cancellationToken, uint maxPduLength = 116_794) =>
+        ConnectAsync(host, port, callingAe, calledAe, contexts, roles, tls: null, cancellationToken, maxPduLength);
+
+    /// <summary>
+    /// Connects, over TLS when <paramref name="tls"/> is given (PS3.15 B.1 Secure Transport Connection Profile, TLS 1.2 or 1.3): the
+    /// peer's certificate must chain to <see cref="DicomClientTlsOptions.TrustedServerAuthorities"/> (or the system store) and name
+    /// <see cref="DicomClientTlsOptions.TargetHost"/>; our certificate is presented when the peer asks for one.
+    /// </summary>
     public static async Task<DicomClient> ConnectAsync(
         string host, int port, string callingAe, string calledAe,
-        IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, CancellationToken cancellationToken, uint maxPduLength = 116_794)
+        IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, DicomClientTlsOptions? tls,
+        CancellationToken cancellationToken, uint maxPduLength = 116_794)
     {
         var tcp = new TcpClient { NoDelay = true };
         try
         {
             await tcp.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
-            var stream = tcp.GetStream();
+            Stream stream = tcp.GetStream();
+            if (tls is not null)
+            {
+                var ssl = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false, (_, certificate, chain, errors) => tls.ValidateServer(certificate, errors));
+                await ssl.AuthenticateAsClientAsync(tls.ToAuthenticationOptions(host), cancellationToken).ConfigureAwait(false);
+                stream = ssl;
+            }
             await stream.WriteAsync(PduCodec.EncodeAssociateRequest(calledAe, callingAe, contexts, maxPduLength, roles), cancellationToken).ConfigureAwait(false);
             var pdu = await ReadPduAsync(stream, cancellationToken).ConfigureAwait(false);
             if (pdu.Type == PduType.AssociateReject)
@@ -439,7 +456,7 @@ public sealed class DicomClient : IAsyncDisposable
         return (contexts, roles);
     }
 
-    private static async Task<RawPdu> ReadPduAsync(NetworkStream stream, CancellationToken cancellationToken)
+    private static async Task<RawPdu> ReadPduAsync(Stream stream, CancellationToken cancellationToken)
     {
         var header = new byte[6];
         await stream.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);

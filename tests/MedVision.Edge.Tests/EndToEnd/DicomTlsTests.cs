@@ -44,6 +44,53 @@ public sealed class DicomTlsTests
         Assert.True(plainPort.ExitCode == 0, plainPort.Combined);
     }
 
+    [Fact]
+    public async Task Our_scu_stores_over_tls_with_a_client_certificate_and_refuses_a_server_it_does_not_trust()
+    {
+        using var pki = new TempDirectory("medvision-pki");
+        await MakeCertificateAsync(pki, "server", "localhost");
+        await MakeCertificateAsync(pki, "client", "modality");
+        await MakeCertificateAsync(pki, "stranger", "stranger");
+        var tlsPort = FreePort();
+        await using var appliance = await RunningAppliance.StartAsync(
+            $"--MedVision:Dicom:TlsPort={tlsPort}",
+            $"--MedVision:Dicom:TlsCertificatePath={pki.Combine("server.crt")}",
+            $"--MedVision:Dicom:TlsKeyPath={pki.Combine("server.key")}",
+            "--MedVision:Dicom:TlsRequireClientCertificate=true",
+            $"--MedVision:Dicom:TlsClientCaPath={pki.Combine("client.crt")}");
+        using var files = new TempDirectory();
+        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
+        var (path, studyUid, _) = ChestXrayDicom.Create(files.Path, images.Image(4));
+        var file = MedVision.Dicom.DicomFile.Open(path);
+        MedVision.Dicom.Network.PresentationContextProposal[] contexts =
+            [new(1, "1.2.840.10008.5.1.4.1.1.1", [MedVision.Dicom.DicomTransferSyntax.ExplicitVRLittleEndian.Uid])];
+        using var clientCertificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(pki.Combine("client.crt"), pki.Combine("client.key"));
+        var trusted = new MedVision.Dicom.Network.DicomClientTlsOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificate = clientCertificate,
+            TrustedServerAuthorities = [System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(pki.Combine("server.crt"))],
+        };
+
+        await using (var client = await MedVision.Dicom.Network.DicomClient.ConnectAsync("127.0.0.1", tlsPort, "MODALITY", "MEDVISION", contexts, [], trusted, CancellationToken.None))
+        {
+            var status = await client.StoreAsync(file, CancellationToken.None);
+            Assert.True(status.IsSuccess, status.ToString());
+            await client.ReleaseAsync(CancellationToken.None);
+        }
+        await appliance.WaitForAsync($"/api/findings?study={studyUid}", f => f.GetArrayLength() == 1, TimeSpan.FromSeconds(30));
+
+        // Trusting only some other certificate, the SCU refuses the appliance before any DICOM is sent.
+        var wrongAnchor = new MedVision.Dicom.Network.DicomClientTlsOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificate = clientCertificate,
+            TrustedServerAuthorities = [System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(pki.Combine("stranger.crt"))],
+        };
+        await Assert.ThrowsAsync<System.Security.Authentication.AuthenticationException>(() =>
+            MedVision.Dicom.Network.DicomClient.ConnectAsync("127.0.0.1", tlsPort, "MODALITY", "MEDVISION", contexts, [], wrongAnchor, CancellationToken.None));
+    }
+
     private static async Task MakeCertificateAsync(TempDirectory folder, string name, string commonName)
     {
         var result = await ExternalTool.RunAsync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
