@@ -17,9 +17,9 @@ using Microsoft.Extensions.Logging;
 namespace MedVision.Edge.Tests.Export;
 
 /// <summary>
-/// What the export tests plug into the appliance in place of the real producers (which arrive with their own branches):
-/// a results reader over the appliance's own database, a producer that emits a real DICOM Secondary Capture (a copy of the
-/// study's first instance with new UIDs, written by our DICOM library) and one that emits a FHIR transaction Bundle.
+/// What the export tests plug into the appliance in place of the real producers, so outbox behaviour is tested apart from what
+/// the objects contain: with the appliance's own results reader, a producer that emits a real DICOM Secondary Capture (a copy of
+/// the study's first instance with new UIDs, written by our DICOM library) and one that emits a FHIR transaction Bundle.
 /// </summary>
 internal static class ExportTestKit
 {
@@ -28,7 +28,6 @@ internal static class ExportTestKit
     public static void UseTestProducers(IServiceCollection services)
     {
         services.RemoveAll<IStudyOutputProducer>();
-        services.AddSingleton<IStudyResultsReader, DatabaseResultsReader>();
         services.AddSingleton<IStudyOutputProducer, SecondaryCaptureCopyProducer>();
         services.AddSingleton<IStudyOutputProducer, FhirBundleProducer>();
     }
@@ -73,41 +72,6 @@ internal static class ExportTestKit
     public static IEnumerable<JsonElement> Deliveries(JsonElement outputs) => outputs.EnumerateArray().SelectMany(o => o.GetProperty("deliveries").EnumerateArray());
 
     public static string State(JsonElement delivery) => delivery.GetProperty("state").GetString()!;
-}
-
-/// <summary>Reads the study header and instances straight from the appliance's SQLite database.</summary>
-internal sealed class DatabaseResultsReader(EdgeDatabase database) : IStudyResultsReader
-{
-    public async Task<StudyResults?> ReadAsync(string studyUid, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var study = connection.CreateCommand();
-        study.CommandText = "SELECT patient_id, patient_name, study_date, accession_number, modality FROM studies WHERE study_uid = $s;";
-        study.Parameters.AddWithValue("$s", studyUid);
-        StudyHeader header;
-        await using (var reader = await study.ExecuteReaderAsync(cancellationToken))
-        {
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return null;
-            }
-            string? S(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
-            header = new StudyHeader(studyUid, S(1), S(0), null, null, S(2), null, S(3), null, null, null, S(4));
-        }
-        await using var instances = connection.CreateCommand();
-        instances.CommandText = "SELECT sop_class_uid, sop_instance_uid, series_uid, modality, spool_path FROM instances WHERE study_uid = $s ORDER BY received_utc;";
-        instances.Parameters.AddWithValue("$s", studyUid);
-        var list = new List<SourceInstance>();
-        await using (var reader = await instances.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                list.Add(new SourceInstance(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4)));
-            }
-        }
-        return new StudyResults(header, list, [], null);
-    }
 }
 
 /// <summary>A Secondary Capture copy of the study's first instance: new SOP Instance and Series UIDs, same pixels.</summary>

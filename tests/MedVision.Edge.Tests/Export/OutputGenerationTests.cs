@@ -1,4 +1,5 @@
 using MedVision.Edge.Export;
+using MedVision.Edge.Inference;
 using MedVision.Edge.Outputs;
 using MedVision.Edge.Storage;
 using MedVision.Testing;
@@ -34,6 +35,8 @@ public sealed class OutputGenerationTests : IAsyncLifetime
         services.AddLogging();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddEdgeStorage(configuration);
+        services.AddEdgeInference(configuration);
+        services.AddEdgeOutputs(configuration);
         services.AddEdgeExport(configuration);
         ExportTestKit.UseTestProducers(services);
         _services = services.BuildServiceProvider();
