@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using MedVision.Dicom;
 using MedVision.Dicom.IO;
+using Microsoft.Win32.SafeHandles;
 
 namespace MedVision.Edge.Ingest;
 
@@ -48,13 +49,13 @@ internal static class SpoolProof
     }
 
     /// <summary>Writes the proof for a data set of <paramref name="datasetLength"/> bytes with CRC-32 <paramref name="crc"/>.</summary>
-    public static async ValueTask WriteAsync(FileStream file, long headerLength, long datasetLength, uint crc, CancellationToken cancellationToken)
+    public static void Write(SafeFileHandle file, long headerLength, long datasetLength, uint crc)
     {
-        var proof = new byte[ProofLength];
+        Span<byte> proof = stackalloc byte[ProofLength];
         BinaryPrimitives.WriteInt64LittleEndian(proof, datasetLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(proof.AsSpan(8), crc);
-        Magic.CopyTo(proof.AsSpan(12));
-        await RandomAccess.WriteAsync(file.SafeFileHandle, proof, headerLength - ProofLength, cancellationToken).ConfigureAwait(false);
+        BinaryPrimitives.WriteUInt32LittleEndian(proof[8..], crc);
+        Magic.CopyTo(proof[12..]);
+        RandomAccess.Write(file, proof, headerLength - ProofLength);
     }
 
     /// <summary>Whether <paramref name="path"/> holds a complete, proven data set; <paramref name="reason"/> says why not.</summary>

@@ -66,8 +66,43 @@ public sealed partial class SpoolRecovery(
             recovered++;
         }
         slots.AdoptEmpty(empty);
-        LogReconciled(recovered, empty.Count);
+        var incomplete = await FailUnprovenRecordsAsync(cancellationToken).ConfigureAwait(false);
+        LogReconciled(recovered, empty.Count, incomplete);
         return recovered;
+    }
+
+    /// <summary>
+    /// A record is committed while its file is being flushed (the two overlap; success waits for both), so after a
+    /// power cut a queued record can point at a file whose flush never finished. Such an instance was never
+    /// acknowledged: its record is marked failed, its file quarantined, and the sender's retry replaces both.
+    /// </summary>
+    private async Task<int> FailUnprovenRecordsAsync(CancellationToken cancellationToken)
+    {
+        var failed = 0;
+        var slotDirectory = Path.GetFullPath(slots.Directory) + Path.DirectorySeparatorChar;
+        foreach (var pending in await store.GetPendingInstancesAsync(int.MaxValue, cancellationToken).ConfigureAwait(false))
+        {
+            if (!Path.GetFullPath(pending.SpoolPath).StartsWith(slotDirectory, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var (proven, reason) = File.Exists(pending.SpoolPath)
+                ? await SpoolProof.VerifyAsync(pending.SpoolPath, cancellationToken).ConfigureAwait(false)
+                : (false, "file missing");
+            if (proven)
+            {
+                continue;
+            }
+            LogUnprovenRecord(pending.SopInstanceUid, pending.SpoolPath, reason);
+            await store.MarkInstanceAsync(pending.SopInstanceUid, InstanceStates.Failed, $"spool file incomplete after an unclean stop ({reason}); it was never acknowledged", cancellationToken).ConfigureAwait(false);
+            await store.UpdateStudyStatusAsync(pending.StudyUid, cancellationToken).ConfigureAwait(false);
+            if (File.Exists(pending.SpoolPath))
+            {
+                Quarantine(pending.SpoolPath);
+            }
+            failed++;
+        }
+        return failed;
     }
 
     private void Quarantine(string path)
@@ -86,8 +121,11 @@ public sealed partial class SpoolRecovery(
     [LoggerMessage(EventId = 1154, Level = LogLevel.Warning, Message = "Recovered {SopInstanceUid} from {Path}: its file was complete but its database record was lost")]
     private partial void LogRecovered(string sopInstanceUid, string path);
 
-    [LoggerMessage(EventId = 1155, Level = LogLevel.Information, Message = "Spool reconciled: {Recovered} instances re-recorded, {Free} empty slots reused")]
-    private partial void LogReconciled(int recovered, int free);
+    [LoggerMessage(EventId = 1155, Level = LogLevel.Information, Message = "Spool reconciled: {Recovered} instances re-recorded, {Free} empty slots reused, {Incomplete} queued records with an incomplete file failed")]
+    private partial void LogReconciled(int recovered, int free, int incomplete);
+
+    [LoggerMessage(EventId = 1156, Level = LogLevel.Warning, Message = "Queued instance {SopInstanceUid} has an incomplete spool file {Path} ({Reason}): never acknowledged; marked failed and quarantined")]
+    private partial void LogUnprovenRecord(string sopInstanceUid, string path, string reason);
 }
 
 /// <summary>Runs <see cref="SpoolRecovery"/> before the listener starts, then keeps the slot pool topped up.</summary>

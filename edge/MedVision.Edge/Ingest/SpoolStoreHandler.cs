@@ -5,6 +5,7 @@ using MedVision.Dicom.Network;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Storage;
 using Microsoft.Extensions.Options;
+using Microsoft.Win32.SafeHandles;
 
 namespace MedVision.Edge.Ingest;
 
@@ -25,26 +26,28 @@ public sealed partial class SpoolStoreHandler(
     TimeProvider clock,
     ILogger<SpoolStoreHandler> logger) : ICStoreHandler
 {
-    public async ValueTask<ICStoreTarget> BeginStoreAsync(CStoreRequest request, CancellationToken cancellationToken)
+    public ValueTask<ICStoreTarget> BeginStoreAsync(CStoreRequest request, CancellationToken cancellationToken)
     {
         if (!diskSpace.HasRoomFor(0))
         {
             statistics.Rejected("disk-full");
             LogDiskFull(request.SopInstanceUid, request.Association.CallingAeTitle);
-            return new RefusingStoreTarget(DicomStatus.OutOfResources);
+            return ValueTask.FromResult<ICStoreTarget>(new RefusingStoreTarget(DicomStatus.OutOfResources));
         }
         var slot = slots.Take();
-        var file = new FileStream(slot, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        // Plain synchronous positional writes: each is a copy into the page cache, so an async file API would only add
+        // a thread-pool hop per fragment. The one blocking call per instance is the flush in CompleteAsync.
+        var file = File.OpenHandle(slot, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
         try
         {
             var meta = DicomFile.CreateFileMetaInfo(request.SopClassUid, request.SopInstanceUid, request.TransferSyntax, request.Association.CallingAeTitle);
             var header = SpoolProof.Header(meta, request.TransferSyntax);
-            await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-            return new SpoolTarget(this, request, file, slot, header.Length);
+            RandomAccess.Write(file, header, 0);
+            return ValueTask.FromResult<ICStoreTarget>(new SpoolTarget(this, request, file, slot, header.Length));
         }
         catch
         {
-            await file.DisposeAsync().ConfigureAwait(false);
+            file.Dispose();
             File.Delete(slot);
             throw;
         }
@@ -104,18 +107,26 @@ public sealed partial class SpoolStoreHandler(
             receivedUtc);
     }
 
-    private async ValueTask<DicomStatus> RecordAsync(CStoreRequest request, ReceivedInstance received, IReadOnlyList<string> warnings, long datasetBytes, CancellationToken cancellationToken)
+    /// <summary>Records the instance; returns the replaced copy's path, to delete once the new copy is durable.</summary>
+    private async ValueTask<string?> RecordAsync(CStoreRequest request, ReceivedInstance received, CancellationToken cancellationToken)
     {
-        // The file and its proof are on disk already, so this commit may skip the WAL flush (see SpoolRecovery).
+        // This commit skips the WAL flush: a record lost to a power cut is rebuilt from the proven file, and a record
+        // whose file did not become durable is caught by start-up recovery (see SpoolRecovery).
         var result = await store.RecordReceivedAsync(received, syncToDisk: false, cancellationToken).ConfigureAwait(false);
-        if (result.IsDuplicate)
+        if (!result.IsDuplicate)
         {
-            statistics.Duplicate();
-            LogDuplicate(request.SopInstanceUid, request.Association.CallingAeTitle);
-            if (result.PreviousSpoolPath is { } old && old != received.SpoolPath && File.Exists(old))
-            {
-                File.Delete(old);
-            }
+            return null;
+        }
+        statistics.Duplicate();
+        LogDuplicate(request.SopInstanceUid, request.Association.CallingAeTitle);
+        return result.PreviousSpoolPath is { } old && old != received.SpoolPath ? old : null;
+    }
+
+    private DicomStatus Acknowledge(CStoreRequest request, ReceivedInstance received, IReadOnlyList<string> warnings, long datasetBytes, string? replaced)
+    {
+        if (replaced is not null && File.Exists(replaced))
+        {
+            File.Delete(replaced);
         }
         statistics.Stored(datasetBytes);
         foreach (var warning in warnings)
@@ -164,7 +175,7 @@ public sealed partial class SpoolStoreHandler(
     [LoggerMessage(EventId = 1104, Level = LogLevel.Debug, Message = "{SopInstanceUid}: {Warning}")]
     private partial void LogReadWarning(string sopInstanceUid, string warning);
 
-    private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, FileStream file, string slot, long headerLength) : ICStoreTarget
+    private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, SafeFileHandle file, string slot, long headerLength) : ICStoreTarget
     {
         private const long WritebackChunk = 1 << 20;
         private readonly Crc32 _crc = new();
@@ -173,54 +184,75 @@ public sealed partial class SpoolStoreHandler(
         private bool _closed;
         private bool _kept;
 
-        public async ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken)
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken)
         {
-            await file.WriteAsync(fragment, cancellationToken).ConfigureAwait(false);
+            var written = headerLength + _bytes;
+            RandomAccess.Write(file, fragment.Span, written);
             _crc.Append(fragment.Span);
             _bytes += fragment.Length;
-            var written = headerLength + _bytes;
+            written += fragment.Length;
             if (written - _writebackFrom >= WritebackChunk)
             {
                 // Overlaps the device write of a large instance with receiving the rest of it.
-                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-                Durability.StartWriteback(file.SafeFileHandle, _writebackFrom, written - _writebackFrom);
+                Durability.StartWriteback(file, _writebackFrom, written - _writebackFrom);
                 _writebackFrom = written;
             }
+            return ValueTask.CompletedTask;
         }
 
         public async ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
         {
-            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             // Parsed from the page cache before anything is flushed: a rejected instance never gets a proof.
             var (failure, received, warnings) = owner.Check(request, slot);
             if (failure is { } status)
             {
-                await file.DisposeAsync().ConfigureAwait(false);
-                _closed = true;
+                Close();
                 _kept = true;
                 return status;
             }
-            await SpoolProof.WriteAsync(file, headerLength, _bytes, _crc.GetCurrentHashAsUInt32(), cancellationToken).ConfigureAwait(false);
-            // The one device flush per instance: data, proof and file size together. The slot's name is durable already.
-            file.Flush(flushToDisk: true);
-            var size = file.Length;
-            await file.DisposeAsync().ConfigureAwait(false);
-            _closed = true;
-            _kept = true;
-            return await owner.RecordAsync(request, received! with { SizeBytes = size }, warnings, _bytes, cancellationToken).ConfigureAwait(false);
+            SpoolProof.Write(file, headerLength, _bytes, _crc.GetCurrentHashAsUInt32());
+            received = received! with { SizeBytes = headerLength + _bytes };
+            // The one device flush per instance (data, proof and size together; the slot's name is durable already)
+            // runs while the record is committed: the two waits overlap, and success is sent only after both.
+            var flush = Task.Run(() => Durability.FlushData(file), CancellationToken.None);
+            string? replaced;
+            try
+            {
+                replaced = await owner.RecordAsync(request, received, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                try
+                {
+                    await flush.ConfigureAwait(false);
+                }
+                finally
+                {
+                    Close();
+                    _kept = true;
+                }
+            }
+            return owner.Acknowledge(request, received, warnings, _bytes, replaced);
         }
 
-        public async ValueTask DisposeAsync()
+        private void Close()
+        {
+            file.Dispose();
+            _closed = true;
+        }
+
+        public ValueTask DisposeAsync()
         {
             if (!_closed)
             {
-                await file.DisposeAsync().ConfigureAwait(false);
+                Close();
             }
             if (!_kept && File.Exists(slot))
             {
                 // Never acknowledged (association dropped mid-transfer): the sender still owns the instance.
                 File.Delete(slot);
             }
+            return ValueTask.CompletedTask;
         }
     }
 }

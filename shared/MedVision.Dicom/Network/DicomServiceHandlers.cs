@@ -47,6 +47,7 @@ public interface ICStoreHandler
 
 public interface ICStoreTarget : IAsyncDisposable
 {
+    /// <summary>The next fragment of the data set. Its memory is reused once the call completes: copy what you keep.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken);
 
     /// <summary>All fragments received. Returns the status to send; it must be Success only once the instance is durable.</summary>

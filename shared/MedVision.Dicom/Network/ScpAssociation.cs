@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -28,6 +29,7 @@ internal sealed class ScpAssociation
     private readonly IStorageCommitmentHandler? _commitmentHandler;
     private readonly Dictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> _contexts = [];
     private readonly byte[] _header = new byte[6];
+    private CancellationTokenSource? _readTimer;
 
     private State _state = State.AwaitingAssociateRequest;
     private AssociationInfo? _info;
@@ -53,6 +55,7 @@ internal sealed class ScpAssociation
     public async Task<bool> RunAsync(CancellationToken cancellationToken)
     {
         var remote = _socket.RemoteEndPoint as IPEndPoint;
+        _readTimer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             // Sta2: ARTIM runs until an A-ASSOCIATE-RQ arrives.
@@ -99,6 +102,7 @@ internal sealed class ScpAssociation
                 _target = null;
             }
             await _stream.DisposeAsync().ConfigureAwait(false);
+            _readTimer.Dispose();
         }
     }
 
@@ -183,7 +187,15 @@ internal sealed class ScpAssociation
             switch (pdu.Value.Type)
             {
                 case PduType.DataTransfer:
-                    await OnDataAsync(pdu.Value.Body, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await OnDataAsync(pdu.Value.Body.AsMemory(0, pdu.Value.Length), cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        // Targets copy what they keep (ICStoreTarget.WriteAsync), so the buffer can serve the next PDU.
+                        ArrayPool<byte>.Shared.Return(pdu.Value.Body);
+                    }
                     break;
                 case PduType.ReleaseRequest:
                     if (_target is not null || _command is not null)
@@ -206,7 +218,7 @@ internal sealed class ScpAssociation
         }
     }
 
-    private async Task OnDataAsync(byte[] body, CancellationToken cancellationToken)
+    private async Task OnDataAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var pos = 0;
         while (pos < body.Length)
@@ -215,14 +227,14 @@ internal sealed class ScpAssociation
             {
                 throw new DicomFormatException("Truncated PDV item.");
             }
-            var length = BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(pos));
+            var length = BinaryPrimitives.ReadUInt32BigEndian(body.Span[pos..]);
             if (length < 2 || pos + 4 + length > body.Length)
             {
                 throw new DicomFormatException($"PDV item length {length} does not fit its P-DATA-TF.");
             }
-            var contextId = body[pos + 4];
-            var control = body[pos + 5];
-            var data = body.AsMemory(pos + 6, (int)length - 2);
+            var contextId = body.Span[pos + 4];
+            var control = body.Span[pos + 5];
+            var data = body.Slice(pos + 6, (int)length - 2);
             pos += 4 + (int)length;
             if (!_contexts.ContainsKey(contextId))
             {
@@ -372,11 +384,17 @@ internal sealed class ScpAssociation
         while (offset < bytes.Length);
     }
 
-    /// <summary>Reads one PDU; null when the peer closed or the timer expired. Oversized PDUs are a protocol error.</summary>
-    private async Task<RawPdu?> ReadPduAsync(int maxBodyLength, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one PDU; null when the peer closed or the timer expired. Oversized PDUs are a protocol error. A P-DATA-TF
+    /// body comes in a pooled buffer (possibly longer than the PDU) that the caller returns; the others are exact.
+    /// </summary>
+    private async Task<ScpPdu?> ReadPduAsync(int maxBodyLength, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // One timer per association, re-armed per read: a linked token source per PDU would be an allocation and a
+        // timer registration for every fragment of every instance.
+        var timer = _readTimer!;
         timer.CancelAfter(timeout);
+        byte[]? pooled = null;
         try
         {
             var read = await _stream.ReadAtLeastAsync(_header, 6, throwOnEndOfStream: false, timer.Token).ConfigureAwait(false);
@@ -396,10 +414,12 @@ internal sealed class ScpAssociation
             {
                 throw new DicomFormatException($"PDU of {length} bytes exceeds the {maxBodyLength}-byte limit");
             }
-            var body = new byte[length];
-            await _stream.ReadExactlyAsync(body, timer.Token).ConfigureAwait(false);
+            var body = (PduType)type == PduType.DataTransfer ? pooled = ArrayPool<byte>.Shared.Rent((int)length) : new byte[length];
+            await _stream.ReadExactlyAsync(body.AsMemory(0, (int)length), timer.Token).ConfigureAwait(false);
             SocketTuning.QuickAck(_socket);
-            return new RawPdu((PduType)type, body);
+            timer.CancelAfter(Timeout.InfiniteTimeSpan);
+            pooled = null;
+            return new ScpPdu((PduType)type, body, (int)length);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -409,7 +429,16 @@ internal sealed class ScpAssociation
         {
             return null;
         }
+        finally
+        {
+            if (pooled is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pooled);
+            }
+        }
     }
+
+    private readonly record struct ScpPdu(PduType Type, byte[] Body, int Length);
 
     private async Task AbortAsync(byte source, byte reason, CancellationToken cancellationToken)
     {

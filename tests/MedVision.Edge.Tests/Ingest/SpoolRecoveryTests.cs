@@ -102,6 +102,39 @@ public sealed class SpoolRecoveryTests
         Assert.InRange(empty, 1, 64 + 3);
     }
 
+    [Fact]
+    public async Task Queued_record_whose_file_flush_did_not_finish_is_failed_and_quarantined_not_processed()
+    {
+        // The record is committed while the file is flushed (success waits for both). A power cut in that window can
+        // keep the record and lose data blocks: recovery must not hand such a file to the pipeline as if complete.
+        using var data = new TempDirectory("medvision-recovery-torn");
+        using var source = new TempDirectory("medvision-recovery-torn-src");
+        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
+        var study = ChestXrayDicom.NewUid();
+        var sent = Enumerable.Range(0, 3).Select(i => ChestXrayDicom.Create(source.Path, images.Image(i), scale: 2, studyUid: study).SopInstanceUid).ToList();
+        string[] ingestOnly = [$"--MedVision:Inference:ModelsDirectory={data.Combine("none")}"];
+        var first = await RunningAppliance.StartAsync(data, ingestOnly);
+        var store = await ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "+sd", "127.0.0.1", first.DicomPortText, source.Path]);
+        Assert.True(store.ExitCode == 0, store.Combined);
+        await first.StopAsync();
+        first.Http.Dispose();
+
+        var tornPath = SpoolFiles.BySopInstance(data.Path)[sent[0]].Single();
+        var torn = await File.ReadAllBytesAsync(tornPath);
+        torn.AsSpan(torn.Length - 200, 100).Clear();
+        await File.WriteAllBytesAsync(tornPath, torn);
+
+        var second = await RunningAppliance.StartAsync(data, ingestOnly);
+        await second.StopAsync();
+        second.Http.Dispose();
+
+        var database = Path.Combine(data.Path, "db", "edge.db");
+        Assert.Equal(1, await CountAsync(database, $"SELECT COUNT(*) FROM instances WHERE sop_instance_uid = '{sent[0]}' AND state = 'failed' AND error LIKE '%never acknowledged%';"));
+        Assert.Equal(2, await CountAsync(database, "SELECT COUNT(*) FROM instances WHERE state = 'received';"));
+        Assert.False(File.Exists(tornPath));
+        Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(tornPath))));
+    }
+
     /// <summary>The proof is the last 16 bytes of the file meta group, which ends at 144 + (0002,0000).</summary>
     private static int ProofOffset(byte[] file) => 144 + (int)BitConverter.ToUInt32(file, 140) - 16;
 
