@@ -6,6 +6,9 @@ namespace MedVision.Dicom.Network;
 
 public sealed record MoveResult(DicomStatus Status, int Completed, int Failed, int Warnings);
 
+/// <summary>The peer's answer to one C-STORE of <see cref="DicomClient.StoreManyAsync"/>.</summary>
+public sealed record StoreResult(string SopInstanceUid, ushort MessageId, DicomStatus Status);
+
 /// <summary>An instance received as a C-GET sub-operation: its data set decoded from the accepted transfer syntax.</summary>
 public sealed record RetrievedInstance(string SopClassUid, string SopInstanceUid, DicomTransferSyntax TransferSyntax, DicomDataset Dataset);
 
@@ -19,8 +22,9 @@ public sealed class DicomAssociationRejectedException(byte result, byte source, 
 }
 
 /// <summary>
-/// A requestor (SCU) for one association: C-ECHO and C-STORE, one operation at a time. Used by the CLI and by tests
-/// that must send what dcmtk refuses to send (damaged data sets).
+/// A requestor (SCU) for one association: C-ECHO, C-STORE, C-FIND/MOVE/GET and N-ACTION/N-EVENT-REPORT, one operation at a
+/// time, except <see cref="StoreManyAsync"/>, which keeps as many C-STOREs outstanding as the acceptor granted in the
+/// asynchronous operations window. Used by the CLI and by tests that must send what dcmtk refuses to send (damaged data sets).
 /// </summary>
 public sealed class DicomClient : IAsyncDisposable
 {
@@ -30,37 +34,54 @@ public sealed class DicomClient : IAsyncDisposable
     private readonly uint _peerMaxPdu;
     private ushort _messageId;
 
-    private DicomClient(TcpClient tcp, Stream stream, Dictionary<byte, (string, DicomTransferSyntax)> accepted, uint peerMaxPdu)
+    private DicomClient(TcpClient tcp, Stream stream, Dictionary<byte, (string, DicomTransferSyntax)> accepted, uint peerMaxPdu, int operationsWindow, AssociateAccept accept)
     {
         _tcp = tcp;
         _stream = stream;
         _accepted = accepted;
         _peerMaxPdu = peerMaxPdu;
+        OperationsWindow = operationsWindow;
+        Accept = accept;
     }
 
     public IReadOnlyDictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> AcceptedContexts => _accepted;
 
+    /// <summary>
+    /// Operations this client may have outstanding: what the acceptor granted as Maximum Number Operations Performed, capped by what we
+    /// proposed; 1 when either side sent no window (PS3.7 D.3.3.3).
+    /// </summary>
+    public int OperationsWindow { get; }
+
+    /// <summary>The acceptor's A-ASSOCIATE-AC as parsed, e.g. for its extended negotiation answers.</summary>
+    public AssociateAccept Accept { get; }
+
     public static Task<DicomClient> ConnectAsync(
         string host, int port, string callingAe, string calledAe,
-        IReadOnlyList<PresentationContextProposal> contexts, CancellationToken cancellationToken, uint maxPduLength = 116_794) =>
-        ConnectAsync(host, port, callingAe, calledAe, contexts, [], cancellationToken, maxPduLength);
+        IReadOnlyList<PresentationContextProposal> contexts, CancellationToken cancellationToken, uint maxPduLength = 116_794, int maxOperationsInvoked = 1) =>
+        ConnectAsync(host, port, callingAe, calledAe, contexts, [], cancellationToken, maxPduLength, maxOperationsInvoked);
 
     /// <summary>Connects proposing <paramref name="roles"/> too (e.g. the SCP role for storage classes a C-GET will bring back).</summary>
     public static Task<DicomClient> ConnectAsync(
         string host, int port, string callingAe, string calledAe,
-        IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, CancellationToken cancellationToken, uint maxPduLength = 116_794) =>
-        ConnectAsync(host, port, callingAe, calledAe, contexts, roles, tls: null, cancellationToken, maxPduLength);
+        IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, CancellationToken cancellationToken, uint maxPduLength = 116_794,
+        int maxOperationsInvoked = 1) =>
+        ConnectAsync(host, port, callingAe, calledAe, contexts, roles, tls: null, cancellationToken, maxPduLength, maxOperationsInvoked);
 
     /// <summary>
     /// Connects, over TLS when <paramref name="tls"/> is given (PS3.15 B.1 Secure Transport Connection Profile, TLS 1.2 or 1.3): the
     /// peer's certificate must chain to <see cref="DicomClientTlsOptions.TrustedServerAuthorities"/> (or the system store) and name
     /// <see cref="DicomClientTlsOptions.TargetHost"/>; our certificate is presented when the peer asks for one.
+    /// <paramref name="maxOperationsInvoked"/> above 1 proposes an asynchronous operations window (PS3.7 D.3.3.3) of that many
+    /// outstanding operations invoked by us (we perform one at a time); 1 proposes none, as before.
     /// </summary>
     public static async Task<DicomClient> ConnectAsync(
         string host, int port, string callingAe, string calledAe,
         IReadOnlyList<PresentationContextProposal> contexts, IReadOnlyList<RoleSelection> roles, DicomClientTlsOptions? tls,
-        CancellationToken cancellationToken, uint maxPduLength = 116_794)
+        CancellationToken cancellationToken, uint maxPduLength = 116_794, int maxOperationsInvoked = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxOperationsInvoked, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxOperationsInvoked, ushort.MaxValue);
+        AsyncOperationsWindow? windowProposal = maxOperationsInvoked > 1 ? new AsyncOperationsWindow((ushort)maxOperationsInvoked, 1) : null;
         var tcp = new TcpClient { NoDelay = true };
         try
         {
@@ -72,7 +93,7 @@ public sealed class DicomClient : IAsyncDisposable
                 await ssl.AuthenticateAsClientAsync(tls.ToAuthenticationOptions(host), cancellationToken).ConfigureAwait(false);
                 stream = ssl;
             }
-            await stream.WriteAsync(PduCodec.EncodeAssociateRequest(calledAe, callingAe, contexts, maxPduLength, roles), cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(PduCodec.EncodeAssociateRequest(calledAe, callingAe, contexts, maxPduLength, roles, windowProposal), cancellationToken).ConfigureAwait(false);
             var pdu = await ReadPduAsync(stream, cancellationToken).ConfigureAwait(false);
             if (pdu.Type == PduType.AssociateReject)
             {
@@ -82,7 +103,12 @@ public sealed class DicomClient : IAsyncDisposable
             {
                 throw new DicomFormatException($"Expected A-ASSOCIATE-AC, got {pdu.Type}.");
             }
-            var (answers, peerMax) = PduCodec.ParseAssociateAccept(pdu.Body);
+            var accept = PduCodec.ParseAssociateAcceptFull(pdu.Body);
+            var (answers, peerMax) = (accept.Answers, accept.MaxPduLength);
+            // No window in the AC means one at a time (PS3.7 D.3.3.3.2); 0 means the acceptor sets no limit, so ours applies.
+            var window = windowProposal is null || accept.AsyncOperationsWindow is not { } granted
+                ? 1
+                : granted.MaxOperationsPerformed == 0 ? maxOperationsInvoked : Math.Min(maxOperationsInvoked, (int)granted.MaxOperationsPerformed);
             var accepted = new Dictionary<byte, (string, DicomTransferSyntax)>();
             foreach (var answer in answers.Where(a => a.Result == PresentationContextResult.Acceptance))
             {
@@ -92,7 +118,7 @@ public sealed class DicomClient : IAsyncDisposable
                     accepted[answer.Id] = (proposal.AbstractSyntax, DicomTransferSyntax.Parse(answer.TransferSyntax));
                 }
             }
-            return new DicomClient(tcp, stream, accepted, peerMax);
+            return new DicomClient(tcp, stream, accepted, peerMax, window, accept);
         }
         catch
         {
@@ -116,6 +142,66 @@ public sealed class DicomClient : IAsyncDisposable
     /// <summary>Sends a file's data set, re-encoded in the accepted syntax when both are uncompressed.</summary>
     public Task<DicomStatus> StoreAsync(DicomFile file, CancellationToken cancellationToken)
     {
+        var (context, sopClass, sopInstance, body) = PrepareStore(file);
+        return StoreOnContextAsync(context, sopClass, sopInstance, body, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stores every file, keeping up to <see cref="OperationsWindow"/> C-STOREs outstanding and matching each response to its
+    /// request by Message ID Being Responded To (responses may come in any order). With a window of 1 (the acceptor granted none)
+    /// this is one store after another. Results come in the order of <paramref name="files"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<StoreResult>> StoreManyAsync(IEnumerable<DicomFile> files, CancellationToken cancellationToken)
+    {
+        var results = new List<StoreResult?>();
+        var pending = new Dictionary<ushort, (int Index, string SopInstanceUid)>();
+        foreach (var file in files)
+        {
+            // Requests go out while responses wait in the socket buffer; read one only when the window is full. Responses are
+            // small and at most OperationsWindow of them are unread, so neither side can block the other.
+            while (pending.Count >= OperationsWindow)
+            {
+                await ReceiveStoreResponseAsync(pending, results, cancellationToken).ConfigureAwait(false);
+            }
+            var (context, sopClass, sopInstance, body) = PrepareStore(file);
+            var messageId = NextMessageId(pending);
+            pending[messageId] = (results.Count, sopInstance);
+            results.Add(null);
+            await SendStoreRequestAsync(context, messageId, sopClass, sopInstance, body, cancellationToken).ConfigureAwait(false);
+        }
+        while (pending.Count > 0)
+        {
+            await ReceiveStoreResponseAsync(pending, results, cancellationToken).ConfigureAwait(false);
+        }
+        return results.Select(r => r!).ToList();
+    }
+
+    /// <summary>The next Message ID, skipping one still awaiting its response (the counter wraps at 65535).</summary>
+    private ushort NextMessageId(Dictionary<ushort, (int, string)> pending)
+    {
+        do
+        {
+            _messageId++;
+        }
+        while (_messageId == 0 || pending.ContainsKey(_messageId));
+        return _messageId;
+    }
+
+    private async Task ReceiveStoreResponseAsync(Dictionary<ushort, (int Index, string SopInstanceUid)> pending, List<StoreResult?> results, CancellationToken cancellationToken)
+    {
+        var (response, _) = await ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+        var field = response.GetIntOrDefault(DicomTags.CommandField, 0);
+        var respondedTo = (ushort)response.GetIntOrDefault(DicomTags.MessageIDBeingRespondedTo, 0);
+        if (field != (DimseCommand.CStoreRequest | DimseCommand.ResponseBit) || !pending.Remove(respondedTo, out var request))
+        {
+            throw new DicomFormatException($"Unexpected response 0x{field:X4} to message {respondedTo}, which is not an outstanding C-STORE.");
+        }
+        results[request.Index] = new StoreResult(request.SopInstanceUid, respondedTo, StatusOf(response));
+    }
+
+    /// <summary>The context, SOP class and instance UIDs and the data set encoded in the accepted syntax.</summary>
+    private (byte Context, string SopClass, string SopInstance, byte[] Body) PrepareStore(DicomFile file)
+    {
         var sopClass = file.Dataset.GetStringOrDefault(DicomTags.SOPClassUID) ?? throw new ArgumentException("No SOP Class UID.", nameof(file));
         var sopInstance = file.Dataset.GetStringOrDefault(DicomTags.SOPInstanceUID) ?? throw new ArgumentException("No SOP Instance UID.", nameof(file));
         var context = FindContext(sopClass, file.TransferSyntax);
@@ -126,7 +212,7 @@ public sealed class DicomClient : IAsyncDisposable
         }
         var body = new MemoryStream();
         DicomWriter.WriteDataset(body, file.Dataset, syntax);
-        return StoreOnContextAsync(context, sopClass, sopInstance, body.ToArray(), cancellationToken);
+        return (context, sopClass, sopInstance, body.ToArray());
     }
 
     /// <summary>Sends bytes as the data set of a C-STORE, exactly as given.</summary>
@@ -135,16 +221,21 @@ public sealed class DicomClient : IAsyncDisposable
 
     private async Task<DicomStatus> StoreOnContextAsync(byte context, string sopClassUid, string sopInstanceUid, ReadOnlyMemory<byte> dataset, CancellationToken cancellationToken)
     {
+        await SendStoreRequestAsync(context, ++_messageId, sopClassUid, sopInstanceUid, dataset, cancellationToken).ConfigureAwait(false);
+        return await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SendStoreRequestAsync(byte context, ushort messageId, string sopClassUid, string sopInstanceUid, ReadOnlyMemory<byte> dataset, CancellationToken cancellationToken)
+    {
         var command = new DicomDataset()
             .AddOrUpdate(DicomTags.AffectedSOPClassUID, DicomVR.UI, sopClassUid)
             .AddOrUpdate(DicomTags.CommandField, DicomVR.US, DimseCommand.CStoreRequest)
-            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, ++_messageId)
+            .AddOrUpdate(DicomTags.MessageID, DicomVR.US, messageId)
             .AddOrUpdate(DicomTags.Priority, DicomVR.US, (ushort)0)
             .AddOrUpdate(DicomTags.CommandDataSetType, DicomVR.US, (ushort)0x0000)
             .AddOrUpdate(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, sopInstanceUid);
         await SendAsync(context, DimseCommand.Encode(command), isCommand: true, cancellationToken).ConfigureAwait(false);
         await SendAsync(context, dataset, isCommand: false, cancellationToken).ConfigureAwait(false);
-        return await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task ReleaseAsync(CancellationToken cancellationToken)

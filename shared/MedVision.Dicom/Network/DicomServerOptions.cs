@@ -45,6 +45,13 @@ public sealed class DicomServerOptions
     /// <summary>When set, every connection must complete a TLS handshake before the association (DICOM TLS).</summary>
     public DicomTlsOptions? Tls { get; set; }
 
+    /// <summary>
+    /// Operations a requestor may have outstanding on one association (Asynchronous Operations Window, PS3.7 D.3.3.3): with more than 1,
+    /// the next C-STORE is received while earlier ones are still being made durable, and each gets its own response as it completes.
+    /// Granted only to requestors that propose a window, never above what they propose; 1 keeps one operation at a time.
+    /// </summary>
+    public int MaxOperationsPerformed { get; set; } = 1;
+
     /// <summary>Accept a compressed syntax the sender proposes (kept as received) rather than making it transcode.</summary>
     public bool AcceptCompressedTransferSyntaxes { get; set; } = true;
 }

@@ -22,6 +22,26 @@ public sealed record PresentationContextProposal(byte Id, string AbstractSyntax,
 
 public sealed record RoleSelection(string SopClassUid, bool ScuRole, bool ScpRole);
 
+/// <summary>
+/// Asynchronous Operations Window sub-item 0x53 (PS3.7 D.3.3.3): how many operations a side may have outstanding as invoker and as
+/// performer; 0 means unlimited. An absent item means (1, 1), i.e. one operation at a time.
+/// </summary>
+public readonly record struct AsyncOperationsWindow(ushort MaxOperationsInvoked, ushort MaxOperationsPerformed);
+
+/// <summary>
+/// SOP Class Extended Negotiation sub-item 0x56 (PS3.7 D.3.3.5): service-class-specific application information for one SOP class,
+/// e.g. the six storage bytes of PS3.4 B.3.1.
+/// </summary>
+public sealed record SopClassExtendedNegotiation(string SopClassUid, byte[] ApplicationInformation);
+
+/// <summary>What an A-ASSOCIATE-AC says (PS3.8 9.3.3): context answers, the acceptor's max PDU and its user information answers.</summary>
+public sealed record AssociateAccept(
+    IReadOnlyList<PresentationContextAnswer> Answers,
+    uint MaxPduLength,
+    IReadOnlyList<RoleSelection> RoleSelections,
+    AsyncOperationsWindow? AsyncOperationsWindow,
+    IReadOnlyList<SopClassExtendedNegotiation> ExtendedNegotiations);
+
 /// <summary>A-ASSOCIATE-RQ content (PS3.8 9.3.2).</summary>
 public sealed record AssociateRequest(
     string CalledAeTitle,
@@ -32,7 +52,13 @@ public sealed record AssociateRequest(
     string? ImplementationClassUid,
     string? ImplementationVersionName,
     IReadOnlyList<RoleSelection> RoleSelections,
-    ushort ProtocolVersion);
+    ushort ProtocolVersion)
+{
+    /// <summary>The requestor's window proposal; null when it sent none (one operation at a time).</summary>
+    public AsyncOperationsWindow? AsyncOperationsWindow { get; init; }
+
+    public IReadOnlyList<SopClassExtendedNegotiation> ExtendedNegotiations { get; init; } = [];
+}
 
 /// <summary>Presentation context results of A-ASSOCIATE-AC (PS3.8 9.3.3.2).</summary>
 public enum PresentationContextResult : byte
@@ -63,6 +89,8 @@ public static class PduCodec
         string appContext = string.Empty;
         var contexts = new List<PresentationContextProposal>();
         var roles = new List<RoleSelection>();
+        var extended = new List<SopClassExtendedNegotiation>();
+        AsyncOperationsWindow? window = null;
         uint maxPdu = 0;
         string? implClass = null, implVersion = null;
         var pos = 68;
@@ -102,12 +130,81 @@ public static class PduCodec
                                     roles.Add(new RoleSelection(Uid(value.AsSpan(2, uidLength).ToArray()), value[2 + uidLength] == 1, value[3 + uidLength] == 1));
                                 }
                                 break;
+                            case 0x53:
+                                window = ParseWindow(value);
+                                break;
+                            case 0x56:
+                                extended.Add(ParseExtendedNegotiation(value));
+                                break;
                         }
                     }
                     break;
             }
         }
-        return new AssociateRequest(called, calling, appContext, contexts, maxPdu, implClass, implVersion, roles, protocol);
+        return new AssociateRequest(called, calling, appContext, contexts, maxPdu, implClass, implVersion, roles, protocol)
+        {
+            AsyncOperationsWindow = window,
+            ExtendedNegotiations = extended,
+        };
+    }
+
+    private static AsyncOperationsWindow ParseWindow(byte[] value) => value.Length == 4
+        ? new AsyncOperationsWindow(BinaryPrimitives.ReadUInt16BigEndian(value), BinaryPrimitives.ReadUInt16BigEndian(value.AsSpan(2)))
+        : throw new DicomFormatException($"Asynchronous operations window sub-item of {value.Length} bytes (4 expected).");
+
+    private static SopClassExtendedNegotiation ParseExtendedNegotiation(byte[] value)
+    {
+        var uidLength = value.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(value) : int.MaxValue;
+        if (2 + uidLength > value.Length)
+        {
+            throw new DicomFormatException("SOP class extended negotiation sub-item shorter than its SOP class UID.");
+        }
+        return new SopClassExtendedNegotiation(Uid(value.AsSpan(2, uidLength)), value.AsSpan(2 + uidLength).ToArray());
+    }
+
+    private static byte[] EncodeWindow(AsyncOperationsWindow window)
+    {
+        var bytes = new byte[4];
+        BinaryPrimitives.WriteUInt16BigEndian(bytes, window.MaxOperationsInvoked);
+        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(2), window.MaxOperationsPerformed);
+        return bytes;
+    }
+
+    private static byte[] EncodeExtendedNegotiation(SopClassExtendedNegotiation item)
+    {
+        var r = new MemoryStream();
+        var uid = Encoding.ASCII.GetBytes(item.SopClassUid);
+        WriteUInt16(r, (ushort)uid.Length);
+        r.Write(uid);
+        r.Write(item.ApplicationInformation);
+        return r.ToArray();
+    }
+
+    /// <summary>
+    /// User information sub-items in item-type order (PS3.7 D.3.3): max length, implementation class, window, role selections,
+    /// implementation version, extended negotiation.
+    /// </summary>
+    private static byte[] EncodeUserInformation(uint maxPduLength, IReadOnlyList<RoleSelection> roles, AsyncOperationsWindow? window, IReadOnlyList<SopClassExtendedNegotiation>? extended)
+    {
+        var user = new MemoryStream();
+        var max = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(max, maxPduLength);
+        WriteItem(user, 0x51, max);
+        WriteItem(user, 0x52, Encoding.ASCII.GetBytes(DicomFile.ImplementationClassUid));
+        if (window is { } w)
+        {
+            WriteItem(user, 0x53, EncodeWindow(w));
+        }
+        foreach (var role in roles)
+        {
+            WriteItem(user, 0x54, EncodeRole(role));
+        }
+        WriteItem(user, 0x55, Encoding.ASCII.GetBytes(DicomFile.ImplementationVersionName));
+        foreach (var item in extended ?? [])
+        {
+            WriteItem(user, 0x56, EncodeExtendedNegotiation(item));
+        }
+        return user.ToArray();
     }
 
     private static PresentationContextProposal ParsePresentationContext(byte[] item)
@@ -151,7 +248,9 @@ public static class PduCodec
         return (type, buffer.AsSpan(pos + 4, length).ToArray(), pos + 4 + length);
     }
 
-    public static byte[] EncodeAssociateAccept(AssociateRequest request, IReadOnlyList<PresentationContextAnswer> answers, uint maxPduLength, IReadOnlyList<RoleSelection> roles)
+    public static byte[] EncodeAssociateAccept(
+        AssociateRequest request, IReadOnlyList<PresentationContextAnswer> answers, uint maxPduLength, IReadOnlyList<RoleSelection> roles,
+        AsyncOperationsWindow? window = null, IReadOnlyList<SopClassExtendedNegotiation>? extended = null)
     {
         var body = new MemoryStream();
         WriteUInt16(body, 1);
@@ -171,17 +270,7 @@ public static class PduCodec
             WriteItem(pc, 0x40, Encoding.ASCII.GetBytes(answer.TransferSyntax));
             WriteItem(body, 0x21, pc.ToArray());
         }
-        var user = new MemoryStream();
-        var max = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(max, maxPduLength);
-        WriteItem(user, 0x51, max);
-        WriteItem(user, 0x52, Encoding.ASCII.GetBytes(DicomFile.ImplementationClassUid));
-        foreach (var role in roles)
-        {
-            WriteItem(user, 0x54, EncodeRole(role));
-        }
-        WriteItem(user, 0x55, Encoding.ASCII.GetBytes(DicomFile.ImplementationVersionName));
-        WriteItem(body, 0x50, user.ToArray());
+        WriteItem(body, 0x50, EncodeUserInformation(maxPduLength, roles, window, extended));
         return Frame(PduType.AssociateAccept, body.ToArray());
     }
 
@@ -192,7 +281,13 @@ public static class PduCodec
     /// A-ASSOCIATE-RQ with SCP/SCU Role Selection sub-items (PS3.7 D.3.3.4): a C-GET SCU proposes the SCP role for the storage
     /// SOP classes it wants to receive on the same association.
     /// </summary>
-    public static byte[] EncodeAssociateRequest(string calledAe, string callingAe, IReadOnlyList<PresentationContextProposal> contexts, uint maxPduLength, IReadOnlyList<RoleSelection> roles)
+    /// <remarks>
+    /// <paramref name="window"/> proposes an asynchronous operations window (PS3.7 D.3.3.3) and <paramref name="extended"/> adds SOP Class
+    /// Extended Negotiation sub-items (PS3.7 D.3.3.5); both are left out of the PDU when null.
+    /// </remarks>
+    public static byte[] EncodeAssociateRequest(
+        string calledAe, string callingAe, IReadOnlyList<PresentationContextProposal> contexts, uint maxPduLength, IReadOnlyList<RoleSelection> roles,
+        AsyncOperationsWindow? window = null, IReadOnlyList<SopClassExtendedNegotiation>? extended = null)
     {
         var body = new MemoryStream();
         WriteUInt16(body, 1);
@@ -213,17 +308,7 @@ public static class PduCodec
             }
             WriteItem(body, 0x20, item.ToArray());
         }
-        var user = new MemoryStream();
-        var max = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(max, maxPduLength);
-        WriteItem(user, 0x51, max);
-        WriteItem(user, 0x52, Encoding.ASCII.GetBytes(DicomFile.ImplementationClassUid));
-        foreach (var role in roles)
-        {
-            WriteItem(user, 0x54, EncodeRole(role));
-        }
-        WriteItem(user, 0x55, Encoding.ASCII.GetBytes(DicomFile.ImplementationVersionName));
-        WriteItem(body, 0x50, user.ToArray());
+        WriteItem(body, 0x50, EncodeUserInformation(maxPduLength, roles, window, extended));
         return Frame(PduType.AssociateRequest, body.ToArray());
     }
 
@@ -248,12 +333,21 @@ public static class PduCodec
     /// <summary>As <see cref="ParseAssociateAccept"/>, plus the role selections the acceptor answered.</summary>
     public static (IReadOnlyList<PresentationContextAnswer> Answers, uint MaxPduLength, IReadOnlyList<RoleSelection> Roles) ParseAssociateAcceptWithRoles(byte[] body)
     {
+        var accept = ParseAssociateAcceptFull(body);
+        return (accept.Answers, accept.MaxPduLength, accept.RoleSelections);
+    }
+
+    /// <summary>Everything an A-ASSOCIATE-AC answers, including the asynchronous operations window and extended negotiation.</summary>
+    public static AssociateAccept ParseAssociateAcceptFull(byte[] body)
+    {
         if (body.Length < 68)
         {
             throw new DicomFormatException($"A-ASSOCIATE-AC too short ({body.Length} bytes).");
         }
         var answers = new List<PresentationContextAnswer>();
         var roles = new List<RoleSelection>();
+        var extended = new List<SopClassExtendedNegotiation>();
+        AsyncOperationsWindow? window = null;
         uint maxPdu = 0;
         var pos = 68;
         while (pos < body.Length)
@@ -294,10 +388,18 @@ public static class PduCodec
                             roles.Add(new RoleSelection(Uid(value.AsSpan(2, uidLength).ToArray()), value[2 + uidLength] == 1, value[3 + uidLength] == 1));
                         }
                     }
+                    else if (subType == 0x53)
+                    {
+                        window = ParseWindow(value);
+                    }
+                    else if (subType == 0x56)
+                    {
+                        extended.Add(ParseExtendedNegotiation(value));
+                    }
                 }
             }
         }
-        return (answers, maxPdu, roles);
+        return new AssociateAccept(answers, maxPdu, roles, window, extended);
     }
 
     /// <summary>A-ASSOCIATE-RJ: result 1 permanent / 2 transient; source 1 user, 2 ACSE, 3 presentation (PS3.8 9.3.4).</summary>

@@ -8,7 +8,10 @@ namespace MedVision.Dicom.Network;
 
 /// <summary>
 /// The acceptor side of one association (PS3.8 9.2, states Sta2 → Sta3 → Sta6 → Sta13). Commands are reassembled in
-/// memory (they are small and capped); data sets are streamed to the store target PDV by PDV.
+/// memory (they are small and capped); data sets are streamed to the store target PDV by PDV. With an asynchronous
+/// operations window above 1 (PS3.7 D.3.3.3), a completed message is handed to its target without stopping the reader and
+/// its response is sent when it completes, so responses may go out of order; whole messages are written under one lock, so
+/// PDVs of different messages never interleave (PS3.8 9.3.5.1).
 /// </summary>
 internal sealed class ScpAssociation
 {
@@ -30,6 +33,14 @@ internal sealed class ScpAssociation
     private readonly Dictionary<byte, (string AbstractSyntax, DicomTransferSyntax Syntax)> _contexts = [];
     private readonly byte[] _header = new byte[6];
     private CancellationTokenSource? _readTimer;
+    // Ends response writes of operations still being completed once the association is over.
+    private CancellationTokenSource? _lifetime;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    // Operations completing while the reader goes on; touched by the reader only.
+    private readonly List<Task> _inFlight = [];
+    private int _window = 1;
+    // Requests received whose response has not been sent yet; never more than _window.
+    private int _outstanding;
 
     private State _state = State.AwaitingAssociateRequest;
     private AssociationInfo? _info;
@@ -56,6 +67,7 @@ internal sealed class ScpAssociation
     {
         var remote = _socket.RemoteEndPoint as IPEndPoint;
         _readTimer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             // Sta2: ARTIM runs until an A-ASSOCIATE-RQ arrives.
@@ -95,6 +107,9 @@ internal sealed class ScpAssociation
         }
         finally
         {
+            // Operations still completing after an abort or error are never acknowledged: stop their responses, then let them finish.
+            await _lifetime.CancelAsync().ConfigureAwait(false);
+            await DrainInFlightAsync(quietly: true).ConfigureAwait(false);
             if (_target is not null)
             {
                 // An instance cut off mid-transfer was never acknowledged; its target discards it.
@@ -103,6 +118,8 @@ internal sealed class ScpAssociation
             }
             await _stream.DisposeAsync().ConfigureAwait(false);
             _readTimer.Dispose();
+            _lifetime.Dispose();
+            _writeLock.Dispose();
         }
     }
 
@@ -136,14 +153,50 @@ internal sealed class ScpAssociation
         }
         // We accept the SCU role a peer asks for on its own contexts and never take the SCU role ourselves.
         var roles = request.RoleSelections.Select(r => new RoleSelection(r.SopClassUid, r.ScuRole, false)).ToList();
-        await WriteAsync(PduCodec.EncodeAssociateAccept(request, answers, _options.MaxPduLength, roles), cancellationToken).ConfigureAwait(false);
+        AsyncOperationsWindow? window = null;
+        if (request.AsyncOperationsWindow is { } proposed)
+        {
+            // What the requestor may invoke caps what we perform (0 = unlimited). As acceptor we invoke nothing on its
+            // association (storage commitment reports go on one of our own), so our invoked count is the default 1.
+            var ours = Math.Clamp(_options.MaxOperationsPerformed, 1, ushort.MaxValue);
+            _window = proposed.MaxOperationsInvoked == 0 ? ours : Math.Min(ours, (int)proposed.MaxOperationsInvoked);
+            window = new AsyncOperationsWindow(1, (ushort)_window);
+        }
+        var extended = NegotiateExtended(request);
+        await WriteAsync(PduCodec.EncodeAssociateAccept(request, answers, _options.MaxPduLength, roles, window, extended), cancellationToken).ConfigureAwait(false);
         _info = new AssociationInfo(request.CallingAeTitle, request.CalledAeTitle, remote, request.MaxPduLength, request.ImplementationClassUid, request.ImplementationVersionName);
         _state = State.Established;
         _logger.LogInformation(
             "Accepted association from {CallingAe}@{Remote} ({Accepted}/{Proposed} presentation contexts, peer max PDU {PeerMaxPdu}, implementation {Implementation})",
             request.CallingAeTitle, remote, _contexts.Count, request.PresentationContexts.Count, request.MaxPduLength, request.ImplementationVersionName ?? request.ImplementationClassUid);
+        if (window is not null || extended.Count > 0)
+        {
+            _logger.LogInformation(
+                "Association with {CallingAe}: asynchronous operations window {Window} (proposed invoked {ProposedInvoked}), extended negotiation answered for {ExtendedCount}/{ExtendedProposed} SOP classes",
+                request.CallingAeTitle, _window, request.AsyncOperationsWindow?.MaxOperationsInvoked, extended.Count, request.ExtendedNegotiations.Count);
+        }
         return true;
     }
+
+    /// <summary>
+    /// SOP Class Extended Negotiation (PS3.7 D.3.3.5) for storage classes the requestor asked about and we accepted, answered per
+    /// PS3.4 B.3.1: level 2 (every attribute kept, private ones included, since the data set is stored as received), no digital
+    /// signature verification claimed, no element coercion (we never change what was sent). Other classes get no answer,
+    /// which PS3.7 reads as not supported.
+    /// </summary>
+    private List<SopClassExtendedNegotiation> NegotiateExtended(AssociateRequest request)
+    {
+        var accepted = _contexts.Values.Select(c => c.AbstractSyntax).ToHashSet(StringComparer.Ordinal);
+        return request.ExtendedNegotiations
+            .Select(e => e.SopClassUid)
+            .Distinct(StringComparer.Ordinal)
+            .Where(uid => accepted.Contains(uid) && DicomUidRegistry.Default.IsStorageSopClass(uid))
+            .Select(uid => new SopClassExtendedNegotiation(uid, StorageExtendedNegotiation))
+            .ToList();
+    }
+
+    // PS3.4 Table B.3-1: level of support 2, reserved, level of digital signature support 0, reserved, element coercion 0, reserved.
+    private static readonly byte[] StorageExtendedNegotiation = [2, 0, 0, 0, 0, 0];
 
     private PresentationContextAnswer NegotiateContext(PresentationContextProposal pc)
     {
@@ -202,6 +255,8 @@ internal sealed class ScpAssociation
                     {
                         _logger.LogWarning("{CallingAe} released with a message in progress; it was not acknowledged", _info!.CallingAeTitle);
                     }
+                    // Responses still being completed go out before the release response, which must be the last PDU we send.
+                    await DrainInFlightAsync(quietly: false).ConfigureAwait(false);
                     await WriteAsync(PduCodec.EncodeReleaseResponse(), cancellationToken).ConfigureAwait(false);
                     _state = State.Released;
                     _logger.LogInformation("Association with {CallingAe} released", _info!.CallingAeTitle);
@@ -273,12 +328,23 @@ internal sealed class ScpAssociation
         _command = null;
         var field = (ushort)command.GetIntOrDefault(DicomTags.CommandField, 0);
         var hasDataSet = command.GetIntOrDefault(DicomTags.CommandDataSetType, DimseCommand.NoDataSet) != DimseCommand.NoDataSet;
+        if (field != DimseCommand.CCancelRequest)
+        {
+            // Counted from the command until its response is sent; a peer invoking more than it negotiated breaks the protocol.
+            var outstanding = Volatile.Read(ref _outstanding);
+            if (outstanding >= _window)
+            {
+                throw new DicomFormatException(
+                    $"request 0x{field:X4} (message {command.GetIntOrDefault(DicomTags.MessageID, 0)}) with {outstanding} outstanding exceeds the asynchronous operations window of {_window}");
+            }
+            Interlocked.Increment(ref _outstanding);
+        }
         switch (field)
         {
             case DimseCommand.CEchoRequest:
                 var echoStatus = await _echoHandler.EchoAsync(_info!, cancellationToken).ConfigureAwait(false);
                 _logger.LogInformation("C-ECHO from {CallingAe}: {Status}", _info!.CallingAeTitle, echoStatus);
-                await SendCommandAsync(contextId, DimseCommand.CreateResponse(command, echoStatus), cancellationToken).ConfigureAwait(false);
+                await SendResponseAsync(contextId, DimseCommand.CreateResponse(command, echoStatus), cancellationToken).ConfigureAwait(false);
                 break;
             case DimseCommand.CStoreRequest when hasDataSet:
                 _pendingCommand = command;
@@ -302,7 +368,7 @@ internal sealed class ScpAssociation
                 }
                 else
                 {
-                    await SendCommandAsync(contextId, DimseCommand.CreateResponse(command, DicomStatus.UnrecognizedOperation), cancellationToken).ConfigureAwait(false);
+                    await SendResponseAsync(contextId, DimseCommand.CreateResponse(command, DicomStatus.UnrecognizedOperation), cancellationToken).ConfigureAwait(false);
                 }
                 break;
         }
@@ -346,21 +412,79 @@ internal sealed class ScpAssociation
         {
             return;
         }
+        // From here the target is disposed by CompleteAndRespondAsync, whatever happens.
+        var target = _target;
+        var command = _pendingCommand;
+        _target = null;
+        _pendingCommand = null;
+        if (_window == 1)
+        {
+            // One operation at a time: the reader waits for the response, as before any window was negotiated.
+            await CompleteAndRespondAsync(contextId, command, target, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        _inFlight.RemoveAll(t => t.IsCompleted);
+        // Off the reader: a target may do its durable write synchronously, and the next message should keep arriving meanwhile.
+        _inFlight.Add(Task.Run(() => CompleteInBackgroundAsync(contextId, command, target), CancellationToken.None));
+    }
+
+    private async Task CompleteInBackgroundAsync(byte contextId, DicomDataset command, ICStoreTarget target)
+    {
+        try
+        {
+            await CompleteAndRespondAsync(contextId, command, target, _lifetime!.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            _logger.LogInformation("Response to message {MessageId} from {CallingAe} not sent: {Reason}",
+                command.GetIntOrDefault(DicomTags.MessageID, 0), _info!.CallingAeTitle, ex.Message);
+        }
+    }
+
+    /// <summary>Completes the operation, disposes its target, and sends its response (Message ID Being Responded To = its Message ID).</summary>
+    private async Task CompleteAndRespondAsync(byte contextId, DicomDataset command, ICStoreTarget target, CancellationToken cancellationToken)
+    {
         DicomStatus status;
         try
         {
-            status = await _target.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            status = await target.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            _logger.LogError(ex, "Storing {SopInstanceUid} failed", _pendingCommand.GetStringOrDefault(DicomTags.AffectedSOPInstanceUID));
+            _logger.LogError(ex, "Storing {SopInstanceUid} failed", command.GetStringOrDefault(DicomTags.AffectedSOPInstanceUID));
             status = DicomStatus.ProcessingFailure;
         }
-        await _target.DisposeAsync().ConfigureAwait(false);
-        _target = null;
-        var command = _pendingCommand;
-        _pendingCommand = null;
-        await SendCommandAsync(contextId, DimseCommand.CreateResponse(command, status), cancellationToken).ConfigureAwait(false);
+        finally
+        {
+            await target.DisposeAsync().ConfigureAwait(false);
+        }
+        await SendResponseAsync(contextId, DimseCommand.CreateResponse(command, status), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for operations completing off the reader; quietly at teardown, where their failures were already logged.</summary>
+    private async Task DrainInFlightAsync(bool quietly)
+    {
+        if (_inFlight.Count == 0)
+        {
+            return;
+        }
+        var all = Task.WhenAll(_inFlight);
+        _inFlight.Clear();
+        try
+        {
+            await all.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (quietly)
+        {
+            _logger.LogWarning(ex, "An operation of {CallingAe} failed while the association ended", _info?.CallingAeTitle);
+        }
+    }
+
+    private Task SendResponseAsync(byte contextId, DicomDataset response, CancellationToken cancellationToken)
+    {
+        // Released before the write: a peer that has our response may send its next request at once, and must find room.
+        Interlocked.Decrement(ref _outstanding);
+        return SendCommandAsync(contextId, response, cancellationToken);
     }
 
     private async Task SendCommandAsync(byte contextId, DicomDataset command, CancellationToken cancellationToken)
@@ -369,19 +493,28 @@ internal sealed class ScpAssociation
         // Fragment to the peer's maximum (0 = unlimited); each PDV costs 6 bytes of header.
         var max = _info!.PeerMaxPduLength == 0 ? int.MaxValue : (int)Math.Max(_info.PeerMaxPduLength - 6, 1);
         var offset = 0;
-        do
+        // The whole message under one lock: another operation's response must not slip between its fragments.
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var chunk = Math.Min(max, bytes.Length - offset);
-            var last = offset + chunk == bytes.Length;
-            var body = new byte[6 + chunk];
-            BinaryPrimitives.WriteUInt32BigEndian(body, (uint)(chunk + 2));
-            body[4] = contextId;
-            body[5] = (byte)(1 | (last ? 2 : 0));
-            bytes.AsSpan(offset, chunk).CopyTo(body.AsSpan(6));
-            await WriteAsync(PduCodec.Frame(PduType.DataTransfer, body), cancellationToken).ConfigureAwait(false);
-            offset += chunk;
+            do
+            {
+                var chunk = Math.Min(max, bytes.Length - offset);
+                var last = offset + chunk == bytes.Length;
+                var body = new byte[6 + chunk];
+                BinaryPrimitives.WriteUInt32BigEndian(body, (uint)(chunk + 2));
+                body[4] = contextId;
+                body[5] = (byte)(1 | (last ? 2 : 0));
+                bytes.AsSpan(offset, chunk).CopyTo(body.AsSpan(6));
+                await _stream.WriteAsync(PduCodec.Frame(PduType.DataTransfer, body), cancellationToken).ConfigureAwait(false);
+                offset += chunk;
+            }
+            while (offset < bytes.Length);
         }
-        while (offset < bytes.Length);
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     /// <summary>
@@ -452,7 +585,15 @@ internal sealed class ScpAssociation
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _stream.WriteAsync(PduCodec.EncodeAbort(source, reason), timeout.Token).ConfigureAwait(false);
+            await _writeLock.WaitAsync(timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await _stream.WriteAsync(PduCodec.EncodeAbort(source, reason), timeout.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -460,5 +601,16 @@ internal sealed class ScpAssociation
         }
     }
 
-    private ValueTask WriteAsync(byte[] pdu, CancellationToken cancellationToken) => _stream.WriteAsync(pdu, cancellationToken);
+    private async Task WriteAsync(byte[] pdu, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(pdu, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
 }
