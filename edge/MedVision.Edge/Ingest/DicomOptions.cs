@@ -22,6 +22,12 @@ public sealed class DicomOptions
 
     public int ArtimTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Asynchronous operations window granted to senders that propose one (PS3.7 D.3.3.3): C-STOREs a sender may have outstanding on
+    /// one association. 1 (the default) keeps one operation at a time.
+    /// </summary>
+    public int MaxOperationsPerformed { get; set; } = 1;
+
     /// <summary>Port of the DICOM TLS listener (2762 is customary); 0 disables it.</summary>
     public int TlsPort { get; set; }
 
@@ -59,6 +65,7 @@ public sealed class DicomOptions
         IdleTimeout = TimeSpan.FromSeconds(IdleTimeoutSeconds),
         ArtimTimeout = TimeSpan.FromSeconds(ArtimTimeoutSeconds),
         AllowedCallingAeTitles = AllowedCallingAeTitles,
+        MaxOperationsPerformed = MaxOperationsPerformed,
     };
 
     /// <summary>The TLS listener's options, or null when it is disabled.</summary>
@@ -121,6 +128,10 @@ public sealed class DicomOptions
             {
                 yield return $"MedVision:Dicom address '{range}' is not an IP address or CIDR block.";
             }
+        }
+        if (MaxOperationsPerformed is < 1 or > ushort.MaxValue)
+        {
+            yield return $"MedVision:Dicom:MaxOperationsPerformed {MaxOperationsPerformed} must be between 1 and 65535.";
         }
         if (IdleTimeoutSeconds < 1 || ArtimTimeoutSeconds < 1)
         {
