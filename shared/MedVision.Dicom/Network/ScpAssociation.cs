@@ -35,6 +35,8 @@ internal sealed class ScpAssociation
     private CancellationTokenSource? _readTimer;
     // Ends response writes of operations still being completed once the association is over.
     private CancellationTokenSource? _lifetime;
+    // The server's token: what completions of received instances run under, so a peer's abort does not cut a durable write short.
+    private CancellationToken _serverToken;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     // Operations completing while the reader goes on; touched by the reader only.
     private readonly List<Task> _inFlight = [];
@@ -68,6 +70,7 @@ internal sealed class ScpAssociation
         var remote = _socket.RemoteEndPoint as IPEndPoint;
         _readTimer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _serverToken = cancellationToken;
         try
         {
             // Sta2: ARTIM runs until an A-ASSOCIATE-RQ arrives.
@@ -107,8 +110,20 @@ internal sealed class ScpAssociation
         }
         finally
         {
-            // Operations still completing after an abort or error are never acknowledged: stop their responses, then let them finish.
+            // Operations still completing after an abort or error are never acknowledged: stop their responses, close the
+            // connection so the peer is not kept waiting for them, and let them finish before the association's slot is freed.
             await _lifetime.CancelAsync().ConfigureAwait(false);
+            if (_inFlight.Exists(t => !t.IsCompleted))
+            {
+                try
+                {
+                    _socket.Shutdown(SocketShutdown.Both);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    // Already gone.
+                }
+            }
             await DrainInFlightAsync(quietly: true).ConfigureAwait(false);
             if (_target is not null)
             {
@@ -420,7 +435,7 @@ internal sealed class ScpAssociation
         if (_window == 1)
         {
             // One operation at a time: the reader waits for the response, as before any window was negotiated.
-            await CompleteAndRespondAsync(contextId, command, target, cancellationToken).ConfigureAwait(false);
+            await CompleteAndRespondAsync(contextId, command, target, cancellationToken, cancellationToken).ConfigureAwait(false);
             return;
         }
         _inFlight.RemoveAll(t => t.IsCompleted);
@@ -432,7 +447,7 @@ internal sealed class ScpAssociation
     {
         try
         {
-            await CompleteAndRespondAsync(contextId, command, target, _lifetime!.Token).ConfigureAwait(false);
+            await CompleteAndRespondAsync(contextId, command, target, _serverToken, _lifetime!.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -442,12 +457,12 @@ internal sealed class ScpAssociation
     }
 
     /// <summary>Completes the operation, disposes its target, and sends its response (Message ID Being Responded To = its Message ID).</summary>
-    private async Task CompleteAndRespondAsync(byte contextId, DicomDataset command, ICStoreTarget target, CancellationToken cancellationToken)
+    private async Task CompleteAndRespondAsync(byte contextId, DicomDataset command, ICStoreTarget target, CancellationToken completeToken, CancellationToken sendToken)
     {
         DicomStatus status;
         try
         {
-            status = await target.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            status = await target.CompleteAsync(completeToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -458,7 +473,7 @@ internal sealed class ScpAssociation
         {
             await target.DisposeAsync().ConfigureAwait(false);
         }
-        await SendResponseAsync(contextId, DimseCommand.CreateResponse(command, status), cancellationToken).ConfigureAwait(false);
+        await SendResponseAsync(contextId, DimseCommand.CreateResponse(command, status), sendToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits for operations completing off the reader; quietly at teardown, where their failures were already logged.</summary>
