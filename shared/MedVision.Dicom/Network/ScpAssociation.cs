@@ -245,6 +245,8 @@ internal sealed class ScpAssociation
     {
         while (_state == State.Established)
         {
+            // With operations completing off the reader the idle timer runs meanwhile, so (unlike one at a time, where the reader
+            // waits for the completion) a peer whose window is full and a completion slower than IdleTimeout end in an abort.
             var pdu = await ReadPduAsync((int)Math.Min(_options.MaxPduLength, int.MaxValue), _options.IdleTimeout, cancellationToken).ConfigureAwait(false);
             if (pdu is null)
             {
