@@ -59,6 +59,8 @@ public static class HubApp
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
             services.AddSingleton<IDeviceChannel>(sp => sp.GetRequiredService<EmbeddedBroker>());
         }
+        // After the broker, so the embedded one is listening when the retained messages go out.
+        services.AddHostedService<DesiredStateRepublisher>();
 
         var app = builder.Build();
         app.Services.GetRequiredService<HubMetrics>();

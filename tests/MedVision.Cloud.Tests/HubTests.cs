@@ -78,6 +78,32 @@ public sealed class HubTests
         await hub.WaitForAsync("/api/fleet", f => f[0].GetProperty("status").GetString() == "offline", Timeout);
     }
 
+    [Fact]
+    public async Task Desired_properties_reach_a_device_that_connects_only_after_a_hub_restart()
+    {
+        // The embedded broker keeps retained messages in memory only; the hub republishes them from its database.
+        await using var hub = await RunningHub.StartAsync();
+        var device = await hub.EnrolAsync("site-r", "site-r-01");
+        using (var put = await hub.Http.PutAsync($"/api/fleet/{device.DeviceId}/desired", System.Net.Http.Json.JsonContent.Create(new { heartbeatSeconds = 7 })))
+        {
+            put.EnsureSuccessStatusCode();
+        }
+        await hub.StopAsync();
+        await hub.RestartAsync();
+
+        using var client = await ConnectAsync(hub.MqttPort, device.DeviceId, device.Password);
+        var received = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            received.TrySetResult(System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload));
+            return Task.CompletedTask;
+        };
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Desired(device.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        var desired = JsonSerializer.Deserialize<DesiredPropertiesV1>(await received.Task.WaitAsync(Timeout), ContractJson.Options)!;
+        Assert.Equal(1, desired.Version);
+        Assert.Equal(7, desired.Properties["heartbeatSeconds"].GetInt32());
+    }
+
     internal static async Task CheckIsolationAndIdempotencyAsync(RunningHub hub, int brokerPort, MosquittoBroker? mosquitto)
     {
         var a = await hub.EnrolAsync("site-a", "site-a-01");
