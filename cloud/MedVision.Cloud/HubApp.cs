@@ -65,6 +65,7 @@ public static class HubApp
         var app = builder.Build();
         app.Services.GetRequiredService<HubMetrics>();
         MapHostMetrics(app);
+        app.UseOperatorReadAccess();
         app.MapHubApi();
         app.MapModelApi();
         return app;
