@@ -90,6 +90,35 @@ public sealed class RetentionTests
         Assert.DoesNotContain("1.9.1", await PurgedAsync(storage));
     }
 
+    [Fact]
+    public async Task Running_appliance_purges_a_finished_study_once_it_is_older_than_the_configured_age()
+    {
+        using var data = new MedVision.Testing.TempDirectory("medvision-retention");
+        var appliance = await MedVision.Edge.Tests.EndToEnd.RunningAppliance.StartAsync(data,
+            "--MedVision:Retention:MaxAge=00:00:02", "--MedVision:Retention:Interval=00:00:00.5", "--MedVision:Pipeline:StudyQuietSeconds=0.5");
+        try
+        {
+            var ct = Path.Combine(MedVision.Testing.RepoPaths.PydicomTestFiles, "CT_small.dcm");
+            var store = await MedVision.Testing.ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "127.0.0.1", appliance.DicomPortText, ct]);
+            Assert.True(store.ExitCode == 0, store.Combined);
+            var spooled = Directory.GetFiles(Path.Combine(data.Path, "spool", "slots")).Where(f => new FileInfo(f).Length > 0).ToList();
+            Assert.Single(spooled);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (File.Exists(spooled[0]) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+            Assert.False(File.Exists(spooled[0]), "the finished study's spool file was not purged");
+            var studies = await appliance.GetJsonAsync("/api/studies");
+            Assert.Equal(1, studies.GetArrayLength());
+        }
+        finally
+        {
+            await appliance.StopAsync();
+            appliance.Http.Dispose();
+        }
+    }
+
     private static string SpoolFile(TempStorage storage, string name)
     {
         Directory.CreateDirectory(storage.Options.SlotDirectory);
