@@ -59,10 +59,13 @@ public static class HubApp
             services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
             services.AddSingleton<IDeviceChannel>(sp => sp.GetRequiredService<EmbeddedBroker>());
         }
+        // After the broker, so the embedded one is listening when the retained messages go out.
+        services.AddHostedService<DesiredStateRepublisher>();
 
         var app = builder.Build();
         app.Services.GetRequiredService<HubMetrics>();
         MapHostMetrics(app);
+        app.UseOperatorReadAccess();
         app.MapHubApi();
         app.MapModelApi();
         return app;

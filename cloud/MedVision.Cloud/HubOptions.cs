@@ -42,8 +42,14 @@ public sealed class HubOptions
     /// <summary>An appliance without a message for this long is <c>offline</c>.</summary>
     public int OfflineAfterSeconds { get; set; } = DefaultOfflineAfterSeconds;
 
-    /// <summary>When set, operator routes (creating enrolment tokens) require header <c>X-Api-Key</c> with this value.</summary>
+    /// <summary>
+    /// When set, operator changes (enrolment tokens, desired settings, model packages and offers) need this key, and so
+    /// do reads unless <see cref="ReadApiKey"/> is set (see <see cref="Api.OperatorAccess"/>).
+    /// </summary>
     public string? AdminApiKey { get; set; }
+
+    /// <summary>When set, a key that may read the fleet, findings and dashboard but change nothing.</summary>
+    public string? ReadApiKey { get; set; }
 
     /// <summary>Largest message body accepted, in bytes.</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024;

@@ -78,6 +78,67 @@ public sealed class HubTests
         await hub.WaitForAsync("/api/fleet", f => f[0].GetProperty("status").GetString() == "offline", Timeout);
     }
 
+    [Fact]
+    public async Task With_keys_set_reads_need_the_read_or_admin_key_and_changes_the_admin_key()
+    {
+        await using var hub = await RunningHub.StartAsync("--MedVision:Hub:AdminApiKey=admin-secret", "--MedVision:Hub:ReadApiKey=viewer-secret");
+        async Task<System.Net.HttpStatusCode> SendAsync(HttpMethod method, string path, Action<HttpRequestMessage>? authorize = null, HttpContent? content = null)
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = content };
+            authorize?.Invoke(request);
+            using var response = await hub.Http.SendAsync(request);
+            if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized && method == HttpMethod.Get)
+            {
+                Assert.StartsWith("Basic", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+            }
+            return response.StatusCode;
+        }
+        static Action<HttpRequestMessage> Header(string key) => r => r.Headers.Add("X-Api-Key", key);
+        static Action<HttpRequestMessage> Basic(string password) => r => r.Headers.Authorization =
+            new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("operator:" + password)));
+        static Action<HttpRequestMessage> Bearer(string key) => r => r.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        HttpContent Token() => System.Net.Http.Json.JsonContent.Create(new EnrolmentTokenRequest("site-k", "site-k-01", null), options: ContractJson.Options);
+
+        foreach (var path in new[] { "/api/fleet", "/api/findings", "/api/model-updates", "/dashboard" })
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, path));
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, path, Header("wrong")));
+            Assert.Equal(System.Net.HttpStatusCode.OK, await SendAsync(HttpMethod.Get, path, Header("viewer-secret")));
+            Assert.Equal(System.Net.HttpStatusCode.OK, await SendAsync(HttpMethod.Get, path, Basic("viewer-secret")));
+            Assert.Equal(System.Net.HttpStatusCode.OK, await SendAsync(HttpMethod.Get, path, Bearer("admin-secret")));
+        }
+        Assert.Equal(System.Net.HttpStatusCode.OK, await SendAsync(HttpMethod.Get, "/healthz"));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Post, "/api/enrolments", null, Token()));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Post, "/api/enrolments", Header("viewer-secret"), Token()));
+        Assert.Equal(System.Net.HttpStatusCode.OK, await SendAsync(HttpMethod.Post, "/api/enrolments", Header("admin-secret"), Token()));
+    }
+
+    [Fact]
+    public async Task Desired_properties_reach_a_device_that_connects_only_after_a_hub_restart()
+    {
+        // The embedded broker keeps retained messages in memory only; the hub republishes them from its database.
+        await using var hub = await RunningHub.StartAsync();
+        var device = await hub.EnrolAsync("site-r", "site-r-01");
+        using (var put = await hub.Http.PutAsync($"/api/fleet/{device.DeviceId}/desired", System.Net.Http.Json.JsonContent.Create(new { heartbeatSeconds = 7 })))
+        {
+            put.EnsureSuccessStatusCode();
+        }
+        await hub.StopAsync();
+        await hub.RestartAsync();
+
+        using var client = await ConnectAsync(hub.MqttPort, device.DeviceId, device.Password);
+        var received = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            received.TrySetResult(System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload));
+            return Task.CompletedTask;
+        };
+        await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Topics.Desired(device.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        var desired = JsonSerializer.Deserialize<DesiredPropertiesV1>(await received.Task.WaitAsync(Timeout), ContractJson.Options)!;
+        Assert.Equal(1, desired.Version);
+        Assert.Equal(7, desired.Properties["heartbeatSeconds"].GetInt32());
+    }
+
     internal static async Task CheckIsolationAndIdempotencyAsync(RunningHub hub, int brokerPort, MosquittoBroker? mosquitto)
     {
         var a = await hub.EnrolAsync("site-a", "site-a-01");

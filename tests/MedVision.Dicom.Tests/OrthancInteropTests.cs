@@ -156,6 +156,38 @@ public sealed class OrthancInteropTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Get_brings_a_compressed_instance_as_stored_when_its_syntax_is_offered_and_it_decodes_exactly()
+    {
+        // One context per syntax lets Orthanc send the JPEG-LS file as stored rather than transcode it.
+        var compressed = Path.Combine(RepoPaths.PydicomTestFiles, "MR_small_jpeg_ls_lossless.dcm");
+        await _orthanc.UploadAsync(compressed);
+        var source = DicomFile.Open(compressed);
+        const string JpegLsLossless = "1.2.840.10008.1.2.4.80";
+        var (storage, roles) = DicomClient.StorageContextsForGet(
+            ["1.2.840.10008.5.1.4.1.1.4"], [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, JpegLsLossless, DicomTransferSyntax.ImplicitVRLittleEndian.Uid]);
+        Assert.Equal(3, storage.Count);
+        await using var client = await DicomClient.ConnectAsync("127.0.0.1", _orthanc.DicomPort, "MEDVISION", OrthancServer.AeTitle,
+            [new PresentationContextProposal(1, StudyRootGet, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]), .. storage], roles, CancellationToken.None);
+        var received = new List<RetrievedInstance>();
+        var result = await client.GetAsync(StudyRootGet, new DicomDataset()
+            .AddOrUpdate(DicomTags.QueryRetrieveLevel, DicomVR.CS, "STUDY")
+            .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, source.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!),
+            (instance, _) =>
+            {
+                received.Add(instance);
+                return Task.FromResult(DicomStatus.FromCode(0x0000));
+            }, CancellationToken.None);
+        await client.ReleaseAsync(CancellationToken.None);
+
+        Assert.True(result.Status.IsSuccess, result.Status.ToString());
+        var instance = Assert.Single(received);
+        Assert.Equal(JpegLsLossless, instance.TransferSyntax.Uid);
+        var uncompressed = MedVision.Dicom.Imaging.DicomImage.Open(DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, "MR_small.dcm"))).GetModalityFrame(0);
+        var retrieved = MedVision.Dicom.Imaging.DicomImage.Open(new DicomFile(DicomFile.CreateFileMetaInfo(instance.SopClassUid, instance.SopInstanceUid, instance.TransferSyntax, "TEST"), instance.Dataset, instance.TransferSyntax)).GetModalityFrame(0);
+        Assert.Equal(uncompressed.Values, retrieved.Values);
+    }
+
+    [Fact]
     public async Task Get_sub_operation_refused_by_our_handler_is_reported_failed_by_orthanc()
     {
         await _orthanc.UploadAsync(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"));

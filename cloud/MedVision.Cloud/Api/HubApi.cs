@@ -15,8 +15,7 @@ public static class HubApi
 
         app.MapPost("/api/enrolments", async (EnrolmentTokenRequest request, HttpContext http, EnrolmentService enrolment, IOptions<HubOptions> options, CancellationToken ct) =>
         {
-            var key = options.Value.AdminApiKey;
-            if (!string.IsNullOrEmpty(key) && http.Request.Headers["X-Api-Key"] != key)
+            if (!OperatorAccess.MayChange(http, options.Value))
             {
                 return Results.Unauthorized();
             }
@@ -55,8 +54,7 @@ public static class HubApi
 
         app.MapPut("/api/fleet/{deviceId}/desired", async (string deviceId, JsonElement properties, HttpContext http, IHubStore store, MedVision.Cloud.Broker.IDeviceChannel devices, IOptions<HubOptions> options, CancellationToken ct) =>
         {
-            var key = options.Value.AdminApiKey;
-            if (!string.IsNullOrEmpty(key) && http.Request.Headers["X-Api-Key"] != key)
+            if (!OperatorAccess.MayChange(http, options.Value))
             {
                 return Results.Unauthorized();
             }

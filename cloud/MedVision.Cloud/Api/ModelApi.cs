@@ -74,8 +74,7 @@ public static class ModelApi
         });
     }
 
-    private static bool IsOperator(HttpContext http, HubOptions options) =>
-        string.IsNullOrEmpty(options.AdminApiKey) || http.Request.Headers["X-Api-Key"] == options.AdminApiKey;
+    private static bool IsOperator(HttpContext http, HubOptions options) => OperatorAccess.MayChange(http, options);
 
     private static (string? User, string? Password) BasicCredentials(HttpContext http)
     {

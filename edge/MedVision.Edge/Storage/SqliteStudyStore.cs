@@ -86,7 +86,8 @@ public sealed class SqliteStudyStore : IStudyStore
                     instance_count = studies.instance_count + excluded.instance_count,
                     first_received_utc = MIN(studies.first_received_utc, excluded.first_received_utc),
                     last_received_utc = MAX(studies.last_received_utc, excluded.last_received_utc),
-                    completed_utc = NULL;
+                    completed_utc = NULL,
+                    purged_utc = NULL;
                 """))
             {
                 study.Parameters.AddWithValue("$study", instance.StudyInstanceUid);

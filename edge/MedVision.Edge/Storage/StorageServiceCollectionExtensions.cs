@@ -7,8 +7,8 @@ public static class StorageServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="StorageOptions"/> (section <c>MedVision:Storage</c>, validated at start),
-    /// <see cref="EdgeDatabase"/>, <see cref="IStudyStore"/>, <see cref="IDiskSpace"/> and the migration that
-    /// runs before any hosted service starts.
+    /// <see cref="EdgeDatabase"/>, <see cref="IStudyStore"/>, <see cref="IDiskSpace"/>, the migration that
+    /// runs before any hosted service starts, and the retention of finished studies' files (<see cref="RetentionOptions"/>).
     /// </summary>
     public static IServiceCollection AddEdgeStorage(this IServiceCollection services, IConfiguration configuration)
     {
@@ -24,6 +24,14 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<DiskSpace>();
         services.TryAddSingleton<IDiskSpace>(sp => sp.GetRequiredService<DiskSpace>());
         services.AddHostedService<DatabaseMigrationService>();
+
+        services.AddOptions<RetentionOptions>()
+            .Bind(configuration.GetSection(RetentionOptions.Section))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetentionOptions>, RetentionOptionsValidator>());
+        services.TryAddSingleton<RetentionStore>();
+        services.TryAddSingleton<SpoolRetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<SpoolRetentionService>());
         return services;
     }
 }

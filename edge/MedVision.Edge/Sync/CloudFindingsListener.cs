@@ -27,7 +27,8 @@ public sealed class CloudFindingsListener(CloudOutbox outbox, SitePseudonyms pse
         }).ToList();
 
     /// <summary>
-    /// Queues findings stored but never queued (the appliance stopped between the two); run at start before sending.
+    /// Queues findings stored but never queued (the appliance stopped between the two, or queuing failed); run at start
+    /// before sending and at each reconnection.
     /// </summary>
     internal static async Task<int> CatchUpAsync(CloudOutbox outbox, SitePseudonyms pseudonyms, CancellationToken cancellationToken)
     {
@@ -40,7 +41,7 @@ public sealed class CloudFindingsListener(CloudOutbox outbox, SitePseudonyms pse
                 return total;
             }
             var messages = missed.SelectMany(m => Messages(pseudonyms, [m.Finding], m.PatientId, m.Modality)).ToList();
-            await outbox.EnqueueAsync(messages, cancellationToken, missed[^1].Id).ConfigureAwait(false);
+            await outbox.EnqueueAsync(messages, cancellationToken, (missed[0].Id, missed[^1].Id)).ConfigureAwait(false);
             total += missed.Count;
         }
     }
@@ -56,8 +57,8 @@ public sealed class CloudFindingsListener(CloudOutbox outbox, SitePseudonyms pse
         try
         {
             var study = await studies.GetStudyAsync(instance.StudyUid, cancellationToken).ConfigureAwait(false);
-            var mark = await outbox.NewestFindingIdAsync(instance.SopInstanceUid, cancellationToken).ConfigureAwait(false);
-            await outbox.EnqueueAsync(Messages(pseudonyms, findings, study?.PatientId, instance.Modality), cancellationToken, mark).ConfigureAwait(false);
+            var range = await outbox.FindingIdRangeAsync(instance.SopInstanceUid, cancellationToken).ConfigureAwait(false);
+            await outbox.EnqueueAsync(Messages(pseudonyms, findings, study?.PatientId, instance.Modality), cancellationToken, range).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

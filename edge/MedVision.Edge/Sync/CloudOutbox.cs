@@ -37,23 +37,28 @@ public sealed class CloudOutbox
 
     /// <summary>
     /// Queues messages; one already queued with the same id is left as it is (the id is the idempotency key).
-    /// With <paramref name="findingsQueuedThrough"/>, raises the findings mark in the same transaction.
+    /// With <paramref name="findings"/> (the findings.id range these messages carry), raises the findings mark to its
+    /// end in the same transaction, but only when no finding between the mark and the range's start is left unqueued:
+    /// the mark means "everything up to here is queued", so a finding whose queuing failed is never skipped (the next
+    /// catch-up queues it; ones queued twice share their message id and are stored once).
     /// </summary>
     public async Task EnqueueAsync(
         IReadOnlyList<(string MessageId, int Priority, string Type, string BodyJson, DateTimeOffset CreatedUtc)> messages,
         CancellationToken cancellationToken,
-        long? findingsQueuedThrough = null)
+        (long From, long Through)? findings = null)
     {
         var (depth, dropped, overBound) = await _db.WriteAsync(async (connection, transaction, ct) =>
         {
-            if (findingsQueuedThrough is { } mark)
+            if (findings is { } range)
             {
                 await using var raise = SqliteTransactions.Command(connection, transaction, """
-                    INSERT INTO cloud_sync_state (name, value) VALUES ($n, $v)
-                    ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value);
+                    UPDATE cloud_sync_state SET value = MAX(value, $through)
+                    WHERE name = $n
+                      AND NOT EXISTS (SELECT 1 FROM findings WHERE id > cloud_sync_state.value AND id < $from);
                     """);
                 raise.Parameters.AddWithValue("$n", FindingsMark);
-                raise.Parameters.AddWithValue("$v", mark);
+                raise.Parameters.AddWithValue("$from", range.From);
+                raise.Parameters.AddWithValue("$through", range.Through);
                 await raise.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
             await using (var insert = SqliteTransactions.Command(connection, transaction, """
@@ -185,14 +190,14 @@ public sealed class CloudOutbox
             return list;
         }, cancellationToken);
 
-    /// <summary>The newest findings.id of one instance (the listener raises the mark to it).</summary>
-    public Task<long?> NewestFindingIdAsync(string sopInstanceUid, CancellationToken cancellationToken) =>
-        _db.ReadAsync(async (connection, ct) =>
+    /// <summary>The findings.id range of one instance's findings (the listener raises the mark over it).</summary>
+    public Task<(long From, long Through)?> FindingIdRangeAsync(string sopInstanceUid, CancellationToken cancellationToken) =>
+        _db.ReadAsync<(long, long)?>(async (connection, ct) =>
         {
-            await using var command = SqliteTransactions.Command(connection, null, "SELECT MAX(id) FROM findings WHERE sop_instance_uid = $s;");
+            await using var command = SqliteTransactions.Command(connection, null, "SELECT MIN(id), MAX(id) FROM findings WHERE sop_instance_uid = $s;");
             command.Parameters.AddWithValue("$s", sopInstanceUid);
-            var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
-            return value is null or DBNull ? (long?)null : Convert.ToInt64(value, CultureInfo.InvariantCulture);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await reader.ReadAsync(ct).ConfigureAwait(false) && !reader.IsDBNull(0) ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
         }, cancellationToken);
 
     public Task<OutboxDepth> GetDepthAsync(CancellationToken cancellationToken) =>

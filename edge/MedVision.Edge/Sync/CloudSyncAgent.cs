@@ -103,8 +103,19 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         _deviceId = credentials.DeviceId;
         var host = string.IsNullOrEmpty(_options.Host) ? new Uri(_options.HubUrl!).Host : _options.Host;
         var factory = new MqttClientFactory(new MedVision.Contracts.Mqtt.MqttLogBridge(_logger));
+        var connections = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (connections++ > 0)
+            {
+                // A finding whose queuing failed holds the mark back (see CloudOutbox.EnqueueAsync); each reconnection
+                // queues what lies behind it, as the start did.
+                var requeued = await CloudFindingsListener.CatchUpAsync(_outbox, _pseudonyms, stoppingToken).ConfigureAwait(false);
+                if (requeued > 0)
+                {
+                    SyncLog.CaughtUp(_logger, requeued);
+                }
+            }
             using var client = factory.CreateMqttClient();
             var offerTopic = Topics.ModelOffer(credentials.DeviceId);
             var desiredTopic = Topics.Desired(credentials.DeviceId);

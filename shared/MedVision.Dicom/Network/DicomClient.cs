@@ -530,19 +530,27 @@ public sealed class DicomClient : IAsyncDisposable
 
     /// <summary>
     /// Storage presentation contexts (ids from <paramref name="firstId"/>, odd) and SCP role selections for the SOP classes a C-GET
-    /// should bring back, offering the given transfer syntaxes (most preferred first).
+    /// should bring back: one context per SOP class and transfer syntax (most preferred first), because the SCP settles one
+    /// syntax per context, and only separate contexts let it send each instance as it is stored instead of transcoding it.
     /// </summary>
     public static (IReadOnlyList<PresentationContextProposal> Contexts, IReadOnlyList<RoleSelection> Roles) StorageContextsForGet(
         IEnumerable<string> sopClassUids, IReadOnlyList<string> transferSyntaxes, byte firstId = 3)
     {
         var contexts = new List<PresentationContextProposal>();
         var roles = new List<RoleSelection>();
-        var id = firstId;
+        var id = (int)firstId;
         foreach (var sopClass in sopClassUids.Distinct(StringComparer.Ordinal))
         {
-            contexts.Add(new PresentationContextProposal(id, sopClass, transferSyntaxes));
+            foreach (var syntax in transferSyntaxes)
+            {
+                if (id > 255)
+                {
+                    throw new ArgumentException($"{contexts.Count + 1} or more storage contexts: more than the 128 presentation context ids allow.", nameof(sopClassUids));
+                }
+                contexts.Add(new PresentationContextProposal((byte)id, sopClass, [syntax]));
+                id += 2;
+            }
             roles.Add(new RoleSelection(sopClass, ScuRole: false, ScpRole: true));
-            id = id <= 253 ? (byte)(id + 2) : throw new ArgumentException("More storage classes than presentation context ids (128).", nameof(sopClassUids));
         }
         return (contexts, roles);
     }

@@ -17,18 +17,8 @@ public sealed class SpoolRecoveryTests
     public async Task Lost_records_of_acknowledged_instances_come_back_once_and_unfinished_slots_are_not_registered()
     {
         using var data = new TempDirectory("medvision-recovery");
-        using var source = new TempDirectory("medvision-recovery-src");
-        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
-        var study = ChestXrayDicom.NewUid();
-        var sent = Enumerable.Range(0, Instances).Select(i => ChestXrayDicom.Create(source.Path, images.Image(i), scale: 2, studyUid: study).SopInstanceUid).ToList();
-        // No model: instances stay queued, so the test sees exactly what ingest and recovery recorded.
-        string[] ingestOnly = [$"--MedVision:Inference:ModelsDirectory={data.Combine("none")}"];
-
-        var first = await RunningAppliance.StartAsync(data, ingestOnly);
-        var store = await ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "+sd", "127.0.0.1", first.DicomPortText, source.Path]);
-        Assert.True(store.ExitCode == 0, store.Combined);
-        await first.StopAsync();
-        first.Http.Dispose();
+        var sent = await SendAndStopAsync(data, Instances);
+        var ingestOnly = IngestOnly(data);
 
         var spooled = SpoolFiles.BySopInstance(data.Path);
         Assert.All(sent, uid => Assert.Single(spooled[uid]));
@@ -77,20 +67,8 @@ public sealed class SpoolRecoveryTests
     public async Task Restart_without_losses_records_nothing_twice()
     {
         using var data = new TempDirectory("medvision-recovery-clean");
-        using var source = new TempDirectory("medvision-recovery-clean-src");
-        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
-        var study = ChestXrayDicom.NewUid();
-        for (var i = 0; i < 3; i++)
-        {
-            ChestXrayDicom.Create(source.Path, images.Image(i), scale: 2, studyUid: study);
-        }
-        string[] ingestOnly = [$"--MedVision:Inference:ModelsDirectory={data.Combine("none")}"];
-        var first = await RunningAppliance.StartAsync(data, ingestOnly);
-        var store = await ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "+sd", "127.0.0.1", first.DicomPortText, source.Path]);
-        Assert.True(store.ExitCode == 0, store.Combined);
-        await first.StopAsync();
-        first.Http.Dispose();
-        var second = await RunningAppliance.StartAsync(data, ingestOnly);
+        await SendAndStopAsync(data, 3);
+        var second = await RunningAppliance.StartAsync(data, IngestOnly(data));
         await second.StopAsync();
         second.Http.Dispose();
 
@@ -108,16 +86,8 @@ public sealed class SpoolRecoveryTests
         // The record is committed while the file is flushed (success waits for both). A power cut in that window can
         // keep the record and lose data blocks: recovery must not hand such a file to the pipeline as if complete.
         using var data = new TempDirectory("medvision-recovery-torn");
-        using var source = new TempDirectory("medvision-recovery-torn-src");
-        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
-        var study = ChestXrayDicom.NewUid();
-        var sent = Enumerable.Range(0, 3).Select(i => ChestXrayDicom.Create(source.Path, images.Image(i), scale: 2, studyUid: study).SopInstanceUid).ToList();
-        string[] ingestOnly = [$"--MedVision:Inference:ModelsDirectory={data.Combine("none")}"];
-        var first = await RunningAppliance.StartAsync(data, ingestOnly);
-        var store = await ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "+sd", "127.0.0.1", first.DicomPortText, source.Path]);
-        Assert.True(store.ExitCode == 0, store.Combined);
-        await first.StopAsync();
-        first.Http.Dispose();
+        var sent = await SendAndStopAsync(data, 3);
+        var ingestOnly = IngestOnly(data);
 
         var tornPath = SpoolFiles.BySopInstance(data.Path)[sent[0]].Single();
         var torn = await File.ReadAllBytesAsync(tornPath);
@@ -134,6 +104,24 @@ public sealed class SpoolRecoveryTests
         Assert.False(File.Exists(tornPath));
         Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(tornPath))));
     }
+
+    /// <summary>Sends <paramref name="count"/> instances of one study with storescu to an ingest-only appliance, then stops it.</summary>
+    private static async Task<List<string>> SendAndStopAsync(TempDirectory data, int count)
+    {
+        using var source = new TempDirectory("medvision-recovery-src");
+        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
+        var study = ChestXrayDicom.NewUid();
+        var sent = Enumerable.Range(0, count).Select(i => ChestXrayDicom.Create(source.Path, images.Image(i), scale: 2, studyUid: study).SopInstanceUid).ToList();
+        var appliance = await RunningAppliance.StartAsync(data, IngestOnly(data));
+        var store = await ExternalTool.RunAsync("storescu", ["-aec", "MEDVISION", "+sd", "127.0.0.1", appliance.DicomPortText, source.Path]);
+        Assert.True(store.ExitCode == 0, store.Combined);
+        await appliance.StopAsync();
+        appliance.Http.Dispose();
+        return sent;
+    }
+
+    /// <summary>No model: instances stay queued, so a test sees exactly what ingest and recovery recorded.</summary>
+    private static string[] IngestOnly(TempDirectory data) => [$"--MedVision:Inference:ModelsDirectory={data.Combine("none")}"];
 
     /// <summary>The proof is the last 16 bytes of the file meta group, which ends at 144 + (0002,0000).</summary>
     private static int ProofOffset(byte[] file) => 144 + (int)BitConverter.ToUInt32(file, 140) - 16;

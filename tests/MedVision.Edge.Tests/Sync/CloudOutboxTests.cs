@@ -87,6 +87,35 @@ public sealed class CloudOutboxTests
         Assert.Equal(0, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task A_finding_whose_queuing_failed_holds_the_mark_back_and_the_next_catch_up_queues_it()
+    {
+        await using var storage = await TempStorage.CreateAsync();
+        var outbox = Create(storage, maxMessages: 1000);
+        var pseudonyms = new SitePseudonyms(Options.Create(new CloudOptions()), Options.Create(storage.Options), NullLogger<SitePseudonyms>.Instance);
+        var listener = new CloudFindingsListener(outbox, pseudonyms, storage.Store, NullLogger<CloudFindingsListener>.Instance);
+        Assert.Equal(0, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
+
+        var instances = new[] { "1.2.5.1", "1.2.5.2", "1.2.5.3" };
+        foreach (var sop in instances)
+        {
+            await storage.Store.RecordReceivedAsync(TempStorage.Instance(sop, patientId: "PAT-9"), CancellationToken.None);
+            await storage.Store.AddFindingsAsync([Finding(sop)], CancellationToken.None);
+        }
+        var pending = await storage.Store.GetPendingInstancesAsync(10, CancellationToken.None);
+        // The listener queues the first and the third; queuing the second failed (its call never happened).
+        await listener.OnFindingsAsync([Finding(instances[0])], pending.Single(p => p.SopInstanceUid == instances[0]), CancellationToken.None);
+        await listener.OnFindingsAsync([Finding(instances[2])], pending.Single(p => p.SopInstanceUid == instances[2]), CancellationToken.None);
+        Assert.Equal(2, (await outbox.PeekAsync(10, CancellationToken.None)).Count);
+
+        // The mark stopped after the first: the catch-up finds the second (and the third again, same message id).
+        Assert.Equal(2, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
+        var queued = await outbox.PeekAsync(10, CancellationToken.None);
+        var expected = instances.SelectMany(sop => CloudFindingsListener.Messages(pseudonyms, [Finding(sop)], "PAT-9", "CR")).Select(m => m.Item1);
+        Assert.Equal(expected.Order(), queued.Select(m => m.MessageId).Order());
+        Assert.Equal(0, await CloudFindingsListener.CatchUpAsync(outbox, pseudonyms, CancellationToken.None));
+    }
+
     private static MedVision.Edge.Storage.FindingRecord Finding(string sop, string label = "pneumonia") =>
         new("1.2.3.4", sop, "cxr-pneumonia", "2.0.0", new string('a', 64), label, 0.7, 0.5, true, "CPU", 3.5, DateTimeOffset.UtcNow);
 
