@@ -245,6 +245,49 @@ public sealed class ScpAsyncOperationsTests(ITestOutputHelper output) : IAsyncLi
     }
 
     [Fact]
+    public async Task Release_waits_for_outstanding_responses_which_come_before_the_release_response()
+    {
+        _store.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (tcp, _) = await AssociateRawAsync(new AsyncOperationsWindow(2, 1), []);
+        using (tcp)
+        {
+            var stream = tcp.GetStream();
+            for (ushort id = 1; id <= 2; id++)
+            {
+                await stream.WriteAsync(Pdv(1, DimseCommand.Encode(StoreCommand(id, $"2.25.5001.{id}")), command: true));
+                await stream.WriteAsync(Pdv(1, new byte[64], command: false));
+            }
+            await stream.WriteAsync(PduCodec.EncodeReleaseRequest());
+            // Both stores are still completing: nothing may come back yet, not even the release response.
+            var firstByte = new byte[1];
+            var early = stream.ReadAsync(firstByte).AsTask();
+            Assert.NotSame(early, await Task.WhenAny(early, Task.Delay(300)));
+            _store.Gate.TrySetResult();
+            Assert.Equal(1, await early);
+
+            var pdus = new List<(PduType Type, byte[] Body)>();
+            var header = new byte[6];
+            header[0] = firstByte[0];
+            await stream.ReadExactlyAsync(header.AsMemory(1, 5));
+            while (true)
+            {
+                var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(2))];
+                await stream.ReadExactlyAsync(body);
+                pdus.Add(((PduType)header[0], body));
+                if (pdus[^1].Type != PduType.DataTransfer)
+                {
+                    break;
+                }
+                await stream.ReadExactlyAsync(header);
+            }
+            Assert.Equal([PduType.DataTransfer, PduType.DataTransfer, PduType.ReleaseResponse], pdus.Select(p => p.Type));
+            var answered = pdus.Take(2).Select(p => DimseCommand.Parse(p.Body.AsMemory(6)))
+                .Select(c => (ushort)c.GetIntOrDefault(DicomTags.MessageIDBeingRespondedTo, 0)).Order().ToArray();
+            Assert.Equal(new ushort[] { 1, 2 }, answered);
+        }
+    }
+
+    [Fact]
     public async Task Extended_negotiation_is_answered_for_accepted_storage_classes_that_asked_and_only_those()
     {
         var (tcp, accept) = await AssociateRawAsync(window: null, extended:
