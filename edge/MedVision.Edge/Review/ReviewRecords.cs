@@ -23,7 +23,7 @@ public sealed record ReviewedFinding(long FindingId, FindingRecord Finding, stri
 /// Told of each review inside the transaction that stores it, so whatever it writes (the feedback for the hub) commits
 /// with the review or not at all: a review never exists without its feedback queued, nor feedback without its review.
 /// </summary>
-internal interface IReviewSink
+public interface IReviewSink
 {
     Task OnReviewRecordedAsync(SqliteConnection connection, SqliteTransaction transaction, FindingReview review, ReviewedFinding finding, CancellationToken cancellationToken);
 

@@ -17,17 +17,15 @@ public sealed class ReviewStore
     private readonly TimeProvider _time;
     private readonly ILogger<ReviewStore> _logger;
 
-    internal ReviewStore(EdgeDatabase database, IOptions<StorageOptions> storage, IEnumerable<IReviewSink> sinks, TimeProvider time, ILogger<ReviewStore> logger)
+    /// <param name="sinks">Told of each review inside its transaction (cloud sync adds the feedback sink; none without sync).</param>
+    public ReviewStore(EdgeDatabase database, IOptions<StorageOptions> storage, IEnumerable<IReviewSink> sinks, TimeProvider time, ILogger<ReviewStore> logger)
     {
+        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(sinks);
         _db = SqliteTransactions.Create(database, storage.Value.TransientRetryCount, logger, time);
         _sinks = sinks.ToList();
         _time = time;
         _logger = logger;
-    }
-
-    public ReviewStore(EdgeDatabase database, IOptions<StorageOptions> storage, IServiceProvider services, TimeProvider time, ILogger<ReviewStore> logger)
-        : this(database, storage, services.GetServices<IReviewSink>(), time, logger)
-    {
     }
 
     /// <summary>

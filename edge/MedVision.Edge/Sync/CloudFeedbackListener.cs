@@ -32,12 +32,14 @@ public sealed class CloudFeedbackListener(CloudOutbox outbox, SitePseudonyms pse
         return (id, OutboxPriority.Finding, MessageTypes.Feedback, JsonSerializer.Serialize(body, ContractJson.Options), review.ReviewedUtc);
     }
 
-    async Task IReviewSink.OnReviewRecordedAsync(SqliteConnection connection, SqliteTransaction transaction, FindingReview review, ReviewedFinding finding, CancellationToken cancellationToken)
+    public async Task OnReviewRecordedAsync(SqliteConnection connection, SqliteTransaction transaction, FindingReview review, ReviewedFinding finding, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(review);
+        ArgumentNullException.ThrowIfNull(finding);
         var message = Message(pseudonyms, review, finding);
         await CloudOutbox.InsertAsync(connection, transaction, [message], cancellationToken).ConfigureAwait(false);
         SyncLog.FeedbackQueued(logger, message.MessageId, review.Id);
     }
 
-    void IReviewSink.Committed() => outbox.Wake();
+    public void Committed() => outbox.Wake();
 }
