@@ -7,6 +7,7 @@ using MedVision.Edge.Outputs;
 using MedVision.Edge.Pipeline;
 using MedVision.Edge.Priors;
 using MedVision.Edge.Reports;
+using MedVision.Edge.Review;
 using MedVision.Edge.Storage;
 using MedVision.Edge.Sync;
 using Microsoft.Extensions.Options;
@@ -67,6 +68,7 @@ public static class EdgeApp
         services.AddEdgeOutputs(builder.Configuration);
         services.AddEdgeReports(builder.Configuration);
         services.AddEdgeExport(builder.Configuration);
+        services.AddEdgeReview(builder.Configuration);
         services.AddEdgeSync(builder.Configuration);
 
         // Last, so that what a test registers replaces the appliance's own choice.
@@ -79,6 +81,7 @@ public static class EdgeApp
         app.MapAlertsApi();
         app.MapPriorsApi();
         app.MapExportApi();
+        app.MapReviewApi();
         return app;
     }
 }

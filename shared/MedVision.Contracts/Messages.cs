@@ -10,6 +10,7 @@ public static class MessageTypes
     public const string Heartbeat = "heartbeat";
     public const string ModelUpdate = "modelUpdate";
     public const string Reported = "reported";
+    public const string Feedback = "feedback";
 }
 
 /// <summary>
@@ -48,6 +49,38 @@ public sealed record FindingV1(
     string ExecutionProvider,
     double? InferenceMs,
     DateTimeOffset FoundUtc);
+
+/// <summary>
+/// A radiologist's verdict on a finding, version 1 (active learning). De-identified like <see cref="FindingV1"/>: the
+/// study and instance are the same keyed pseudonyms, and <see cref="FindingMessageId"/> is the message id of the finding
+/// it judges, so the ML team can join the two. It never carries who reviewed or their comment: names identify staff, and
+/// free text typed next to an image can hold anything, patient details included. Each review is its own message; a
+/// later one for the same finding (higher <see cref="ReviewedUtc"/>) supersedes the earlier.
+/// </summary>
+/// <param name="Decision"><see cref="FeedbackDecisions.Confirmed"/> or <see cref="FeedbackDecisions.Rejected"/>.</param>
+public sealed record FeedbackV1(
+    string StudyPseudonym,
+    string InstancePseudonym,
+    string FindingMessageId,
+    string? Modality,
+    string ModelId,
+    string ModelVersion,
+    string ModelSha256,
+    string Label,
+    double Probability,
+    double Threshold,
+    bool Positive,
+    string Decision,
+    DateTimeOffset ReviewedUtc);
+
+/// <summary>The decisions a <see cref="FeedbackV1"/> may carry.</summary>
+public static class FeedbackDecisions
+{
+    public const string Confirmed = "confirmed";
+    public const string Rejected = "rejected";
+
+    public static bool IsKnown(string? decision) => decision is Confirmed or Rejected;
+}
 
 /// <summary>Fleet health, version 1: what an appliance reports on its heartbeat timer.</summary>
 public sealed record HeartbeatV1(

@@ -99,7 +99,7 @@ public sealed class HubTests
         static Action<HttpRequestMessage> Bearer(string key) => r => r.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         HttpContent Token() => System.Net.Http.Json.JsonContent.Create(new EnrolmentTokenRequest("site-k", "site-k-01", null), options: ContractJson.Options);
 
-        foreach (var path in new[] { "/api/fleet", "/api/findings", "/api/model-updates", "/dashboard" })
+        foreach (var path in new[] { "/api/fleet", "/api/findings", "/api/feedback", "/api/model-updates", "/dashboard" })
         {
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, path));
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, path, Header("wrong")));

@@ -38,19 +38,13 @@ public static class HubApi
 
         app.MapGet("/api/fleet", async (FleetView fleet, CancellationToken ct) => Results.Ok(await fleet.GetFleetAsync(ct)));
 
-        app.MapGet("/api/findings", async (IHubStore store, string? device, int? limit, CancellationToken ct) =>
-        {
-            var rows = await store.ListMessagesAsync(MessageTypes.Finding, device, null, Math.Clamp(limit ?? 1000, 1, 100_000), ct);
-            return Results.Ok(rows.Select(r => new
-            {
-                deviceId = r.DeviceId,
-                messageId = r.MessageId,
-                schemaVersion = r.SchemaVersion,
-                createdUtc = r.CreatedUtc,
-                receivedUtc = r.ReceivedUtc,
-                finding = JsonSerializer.Deserialize<JsonElement>(r.BodyJson),
-            }));
-        });
+        app.MapGet("/api/findings", (IHubStore store, string? device, int? limit, CancellationToken ct) =>
+            ListMessagesAsync(store, MessageTypes.Finding, "finding", device, limit, ct));
+
+        // Radiologists' verdicts (active learning), in the same shape as /api/findings; feedback.findingMessageId joins
+        // a verdict to the finding's messageId. Guarded by the read key like every other read.
+        app.MapGet("/api/feedback", (IHubStore store, string? device, int? limit, CancellationToken ct) =>
+            ListMessagesAsync(store, MessageTypes.Feedback, "feedback", device, limit, ct));
 
         app.MapPut("/api/fleet/{deviceId}/desired", async (string deviceId, JsonElement properties, HttpContext http, IHubStore store, MedVision.Cloud.Broker.IDeviceChannel devices, IOptions<HubOptions> options, CancellationToken ct) =>
         {
@@ -86,5 +80,20 @@ public static class HubApi
             using var reader = new StreamReader(stream);
             return Results.Content(reader.ReadToEnd(), "text/html; charset=utf-8");
         });
+    }
+
+    /// <summary>Stored messages of one type, newest first; the body under <paramref name="bodyName"/>.</summary>
+    private static async Task<IResult> ListMessagesAsync(IHubStore store, string type, string bodyName, string? device, int? limit, CancellationToken ct)
+    {
+        var rows = await store.ListMessagesAsync(type, device, null, Math.Clamp(limit ?? 1000, 1, 100_000), ct);
+        return Results.Ok(rows.Select(r => new Dictionary<string, object?>
+        {
+            ["deviceId"] = r.DeviceId,
+            ["messageId"] = r.MessageId,
+            ["schemaVersion"] = r.SchemaVersion,
+            ["createdUtc"] = r.CreatedUtc,
+            ["receivedUtc"] = r.ReceivedUtc,
+            [bodyName] = JsonSerializer.Deserialize<JsonElement>(r.BodyJson),
+        }));
     }
 }

@@ -177,6 +177,13 @@ public sealed class MessageIngestor : BackgroundService
                 case MessageTypes.Reported:
                     _ = envelope.Body.Deserialize<ReportedPropertiesV1>(ContractJson.Options) ?? throw new JsonException("empty reported properties");
                     break;
+                case MessageTypes.Feedback:
+                    var feedback = envelope.Body.Deserialize<FeedbackV1>(ContractJson.Options) ?? throw new JsonException("empty feedback");
+                    if (!FeedbackDecisions.IsKnown(feedback.Decision))
+                    {
+                        throw new JsonException($"decision '{feedback.Decision}' is neither confirmed nor rejected");
+                    }
+                    break;
                 case MessageTypes.ModelUpdate:
                     _ = envelope.Body.Deserialize<ModelUpdateV1>(ContractJson.Options) ?? throw new JsonException("empty model update");
                     break;

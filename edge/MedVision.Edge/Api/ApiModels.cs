@@ -24,7 +24,7 @@ public sealed record StudyDto(
         study.CompletedUtc);
 }
 
-/// <summary><c>GET /api/findings</c> item.</summary>
+/// <summary><c>GET /api/findings</c> item. <see cref="Review"/> is the current radiologist review, null until there is one.</summary>
 public sealed record FindingDto(
     long Id,
     string StudyInstanceUid,
@@ -38,13 +38,18 @@ public sealed record FindingDto(
     bool Positive,
     string ExecutionProvider,
     double? InferenceMs,
-    DateTimeOffset CreatedUtc)
+    DateTimeOffset CreatedUtc,
+    MedVision.Edge.Review.CurrentReviewDto? Review = null)
 {
-    public static FindingDto From(StoredFinding stored)
+    public static FindingDto From(StoredFinding stored) => From(stored, null);
+
+    public static FindingDto From(StoredFinding stored, MedVision.Edge.Review.FindingReview? review)
     {
+        ArgumentNullException.ThrowIfNull(stored);
         var f = stored.Finding;
         return new(stored.Id, f.StudyUid, f.SopInstanceUid, f.ModelId, f.ModelVersion, f.ModelSha256, f.Label,
-            f.Probability, f.Threshold, f.Positive, f.ExecutionProvider, f.InferenceMs, f.CreatedUtc);
+            f.Probability, f.Threshold, f.Positive, f.ExecutionProvider, f.InferenceMs, f.CreatedUtc,
+            review is null ? null : MedVision.Edge.Review.CurrentReviewDto.From(review));
     }
 }
 

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Reflection;
 using MedVision.Edge.Inference;
+using MedVision.Edge.Review;
 using MedVision.Edge.Storage;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -180,7 +181,7 @@ public static class EdgeApi
     }
 
     private static async Task<IResult> ListFindingsAsync(
-        [FromServices] IStudyStore store, [FromQuery(Name = "study")] string? study, int? limit, CancellationToken cancellationToken)
+        [FromServices] IStudyStore store, [FromServices] IServiceProvider services, [FromQuery(Name = "study")] string? study, int? limit, CancellationToken cancellationToken)
     {
         if (ValidateLimit(limit) is { } problem)
         {
@@ -188,7 +189,11 @@ public static class EdgeApi
         }
         var findings = await store.ListFindingsAsync(string.IsNullOrWhiteSpace(study) ? null : study,
             limit ?? DefaultLimit, cancellationToken).ConfigureAwait(false);
-        return Results.Ok(findings.Select(FindingDto.From).ToList());
+        // Hosts without the review feature (AddEdgeReview) list findings as before, with review null.
+        var reviews = services.GetService<ReviewStore>() is { } reviewStore
+            ? await reviewStore.CurrentAsync(findings.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false)
+            : null;
+        return Results.Ok(findings.Select(f => FindingDto.From(f, reviews?.GetValueOrDefault(f.Id))).ToList());
     }
 
     private static IResult? ValidateLimit(int? limit) =>

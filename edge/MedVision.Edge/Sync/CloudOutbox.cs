@@ -61,26 +61,7 @@ public sealed class CloudOutbox
                 raise.Parameters.AddWithValue("$through", range.Through);
                 await raise.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
-            await using (var insert = SqliteTransactions.Command(connection, transaction, """
-                INSERT INTO cloud_outbox (message_id, priority, type, body, created_utc) VALUES ($id, $p, $t, $b, $c)
-                ON CONFLICT (message_id) DO NOTHING;
-                """))
-            {
-                var id = insert.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Text);
-                var p = insert.Parameters.Add("$p", Microsoft.Data.Sqlite.SqliteType.Integer);
-                var t = insert.Parameters.Add("$t", Microsoft.Data.Sqlite.SqliteType.Text);
-                var b = insert.Parameters.Add("$b", Microsoft.Data.Sqlite.SqliteType.Text);
-                var c = insert.Parameters.Add("$c", Microsoft.Data.Sqlite.SqliteType.Text);
-                foreach (var m in messages)
-                {
-                    id.Value = m.MessageId;
-                    p.Value = m.Priority;
-                    t.Value = m.Type;
-                    b.Value = m.BodyJson;
-                    c.Value = m.CreatedUtc.ToString("O", CultureInfo.InvariantCulture);
-                    await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                }
-            }
+            await InsertAsync(connection, transaction, messages, ct).ConfigureAwait(false);
             var count = await CountAsync(connection, transaction, ct).ConfigureAwait(false);
             var excess = count - _settings.MaxOutboxMessages;
             if (excess <= 0)
@@ -105,6 +86,40 @@ public sealed class CloudOutbox
         }
         _signal.Notify();
     }
+
+    /// <summary>
+    /// Queues messages inside a caller's transaction, so what they describe and their queuing commit together (a review
+    /// and its feedback). A message id already queued is left as it is. Call <see cref="Wake"/> after the commit. The
+    /// bound is not enforced here: it only ever drops telemetry, and the next <see cref="EnqueueAsync"/> trims it.
+    /// </summary>
+    internal static async Task InsertAsync(
+        Microsoft.Data.Sqlite.SqliteConnection connection,
+        Microsoft.Data.Sqlite.SqliteTransaction transaction,
+        IReadOnlyList<(string MessageId, int Priority, string Type, string BodyJson, DateTimeOffset CreatedUtc)> messages,
+        CancellationToken ct)
+    {
+        await using var insert = SqliteTransactions.Command(connection, transaction, """
+            INSERT INTO cloud_outbox (message_id, priority, type, body, created_utc) VALUES ($id, $p, $t, $b, $c)
+            ON CONFLICT (message_id) DO NOTHING;
+            """);
+        var id = insert.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Text);
+        var p = insert.Parameters.Add("$p", Microsoft.Data.Sqlite.SqliteType.Integer);
+        var t = insert.Parameters.Add("$t", Microsoft.Data.Sqlite.SqliteType.Text);
+        var b = insert.Parameters.Add("$b", Microsoft.Data.Sqlite.SqliteType.Text);
+        var c = insert.Parameters.Add("$c", Microsoft.Data.Sqlite.SqliteType.Text);
+        foreach (var m in messages)
+        {
+            id.Value = m.MessageId;
+            p.Value = m.Priority;
+            t.Value = m.Type;
+            b.Value = m.BodyJson;
+            c.Value = m.CreatedUtc.ToString("O", CultureInfo.InvariantCulture);
+            await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Wakes the sync agent after messages were queued through <see cref="InsertAsync"/>.</summary>
+    public void Wake() => _signal.Notify();
 
     /// <summary>The next pending messages: alerts, then findings, then telemetry, oldest first within each.</summary>
     public Task<IReadOnlyList<OutboxMessage>> PeekAsync(int max, CancellationToken cancellationToken) =>

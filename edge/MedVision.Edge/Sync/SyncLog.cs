@@ -1,6 +1,6 @@
 namespace MedVision.Edge.Sync;
 
-/// <summary>The sync agent's log events: ids 6000-6099.</summary>
+/// <summary>The sync agent's log events: ids 6000-6099, and 5410-5419 for review feedback.</summary>
 internal static partial class SyncLog
 {
     [LoggerMessage(EventId = 6000, Level = LogLevel.Information, Message = "Enrolled with the hub as device {DeviceId} of site {SiteId}")]
@@ -62,4 +62,7 @@ internal static partial class SyncLog
 
     [LoggerMessage(EventId = 6032, Level = LogLevel.Warning, Message = "{Count} findings stored before a stop had not been queued for the hub; queued now")]
     public static partial void CaughtUp(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 5410, Level = LogLevel.Debug, Message = "Feedback {MessageId} for review {ReviewId} queued for the hub")]
+    public static partial void FeedbackQueued(ILogger logger, string messageId, long reviewId);
 }

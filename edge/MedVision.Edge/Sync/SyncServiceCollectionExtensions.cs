@@ -36,6 +36,8 @@ public static class SyncServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<CloudSyncAgent>());
         services.AddHostedService<HeartbeatService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IFindingsListener, CloudFindingsListener>());
+        // Radiologists' reviews go to the hub as de-identified feedback, queued with the review in one transaction.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MedVision.Edge.Review.IReviewSink, CloudFeedbackListener>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHealthContributor, CloudSyncAgent>(sp => sp.GetRequiredService<CloudSyncAgent>()));
         return services;
     }
