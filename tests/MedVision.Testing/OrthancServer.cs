@@ -29,9 +29,26 @@ public sealed class OrthancServer : IAsyncDisposable
     /// <param name="dicomPort">A port chosen earlier with <see cref="FreePort"/> (a PACS that comes up later); default: a free one.</param>
     public static async Task<OrthancServer> StartAsync(IReadOnlyDictionary<string, int>? modalities = null, int? dicomPort = null)
     {
+        // A port found free can be taken again before Orthanc binds it (by a parallel test, or as the local port of an
+        // outgoing connection, which the kernel picks from the same range): Orthanc then exits at once. Try again then,
+        // with a fresh HTTP port and, unless the caller fixed it, a fresh DICOM port.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(modalities, dicomPort ?? FreePort()).ConfigureAwait(false);
+            }
+            catch (OrthancStartException) when (attempt < 4)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<OrthancServer> StartOnceAsync(IReadOnlyDictionary<string, int>? modalities, int dicomPort)
+    {
         var storage = new TempDirectory("medvision-orthanc");
         var httpPort = FreePort();
-        dicomPort ??= FreePort();
         var config = new Dictionary<string, object>
         {
             ["Name"] = "MedVisionTestPacs",
@@ -65,17 +82,30 @@ public sealed class OrthancServer : IAsyncDisposable
             UseShellExecute = false,
         };
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start Orthanc.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void Keep(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            output.Enqueue(line);
+            while (output.Count > 20 && output.TryDequeue(out _))
+            {
+            }
+        }
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new OrthancServer(process, storage, httpPort, dicomPort.Value);
+        var server = new OrthancServer(process, storage, httpPort, dicomPort);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"Orthanc exited with code {process.ExitCode} during start-up.");
+                storage.Dispose();
+                throw new OrthancStartException($"Orthanc exited with code {process.ExitCode} during start-up (HTTP {httpPort}, DICOM {dicomPort}): {string.Join(" | ", output)}");
             }
             try
             {
@@ -145,3 +175,6 @@ public sealed class OrthancServer : IAsyncDisposable
         _storage.Dispose();
     }
 }
+
+/// <summary>Orthanc stopped before it answered; usually a port taken between choosing and binding it.</summary>
+public sealed class OrthancStartException(string message) : InvalidOperationException(message);
