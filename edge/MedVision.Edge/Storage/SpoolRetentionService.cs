@@ -70,11 +70,13 @@ public sealed partial class SpoolRetentionService : BackgroundService
         while (true)
         {
             var due = await _store.ListPurgeableAsync(cutoff, options.BatchSize, cancellationToken).ConfigureAwait(false);
+            var before = purged;
             foreach (var study in due)
             {
                 purged += await PurgeAsync(study, "age", cancellationToken).ConfigureAwait(false) ? 1 : 0;
             }
-            if (due.Count < options.BatchSize)
+            // A batch that purged nothing (files that cannot be deleted) would come back unchanged: wait for the next pass.
+            if (due.Count < options.BatchSize || purged == before)
             {
                 break;
             }
