@@ -42,6 +42,17 @@ class Recipe:
     # Test-time augmentation in the ONNX graph: mean logit (and CAM) of the image and its left-right mirror.
     # Only for modalities where a mirrored image is plausible (not chest films: laterality).
     tta_flip: bool = False
+    # Mixup (Zhang et al. 2018): each training batch is mixed with a permutation of itself,
+    # x = lam*x_i + (1-lam)*x_j, y likewise, lam ~ Beta(a, a) per batch. 0 = off. Drawn from a separate
+    # seeded numpy stream, so recipes without it train exactly as before.
+    mixup_alpha: float = 0.0
+    # Label smoothing for the binary loss: targets y*(1-e) + e/2. 0 = off.
+    label_smoothing: float = 0.0
+    # Shift-aware calibration (Tomani et al., CVPR 2021, "Post-hoc uncertainty calibration for domain drift
+    # scenarios"): T and b are fitted on the validation images plus one copy per severity level 1..n of the
+    # acquisition-shift perturbation nets.perturb_shift (clean + n perturbed copies, pooled). 0 = clean
+    # validation only. Thresholds stay on clean validation.
+    calibration_shift_levels: int = 0
     # What a person saw when checking the shipped build (seed 42) by eye; printed in the model card.
     review_notes: tuple = field(default_factory=tuple)
 
@@ -54,7 +65,7 @@ class Recipe:
 
 CXR_PNEUMONIA = Recipe(
     id="cxr-pneumonia",
-    version="2.0.0",
+    version="2.1.0",
     description="Paediatric chest X-ray pneumonia classifier (Kermany, 128 px) with class activation map. "
                 "Not for clinical use.",
     family="cxr",
@@ -103,6 +114,8 @@ CXR_PNEUMONIA = Recipe(
     epochs=20,
     batch_size=64,
     lr=3e-3,
+    # 2.1.0: the 2.0.0 network (same training, same seed) with shift-aware calibration, see models/README.md.
+    calibration_shift_levels=5,
 )
 
 US_BREAST_LESION = Recipe(
