@@ -76,7 +76,7 @@ def main():
         idx = rng.permutation(np.flatnonzero(y == cls))
         fold[idx] = np.arange(len(idx)) % args.folds
     t0 = time.time()
-    last, best, tta, ens, ens_tta = [], [], [], [], []
+    last, best, tta, ens, ens_tta, prefix_tta = [], [], [], [], [], []
     for k in range(args.folds):
         tr, va = fold != k, fold == k
         raw = torch.tensor(x[tr], dtype=torch.float32)[:, None]
@@ -95,12 +95,17 @@ def main():
                 tta.append(M.auc(y[va], (plain[0] + mirrored[0]) / 2))
         ens.append(M.auc(y[va], np.mean(plain, axis=0)))
         ens_tta.append(M.auc(y[va], (np.mean(plain, axis=0) + np.mean(mirrored, axis=0)) / 2))
-        extra = (f"; {args.members}-member ensemble {ens[-1]:.4f}, + flip TTA {ens_tta[-1]:.4f}"
+        # Every smaller ensemble is a prefix (seeds seed..seed+j-1), so one run also gives them.
+        prefix_tta.append([M.auc(y[va], (np.mean(plain[:j], axis=0) + np.mean(mirrored[:j], axis=0)) / 2)
+                           for j in range(1, args.members + 1)])
+        extra = (f"; {args.members}-member ensemble {ens[-1]:.4f}, + flip TTA {ens_tta[-1]:.4f}; flip-TTA AUC by "
+                 f"ensemble size 1..{args.members}: {' '.join(f'{a:.4f}' for a in prefix_tta[-1])}"
                  if args.members > 1 else "")
         print(f"fold {k}: last-epoch AUC {last[-1]:.4f}, best {best[-1]:.4f}, best + flip TTA {tta[-1]:.4f}{extra} "
               f"({time.time() - t0:.0f}s)", flush=True)
     extra = (f"; {args.members}-member ensemble {np.mean(ens):.4f}, + flip TTA {np.mean(ens_tta):.4f} "
-             f"(sd {np.std(ens_tta):.4f})" if args.members > 1 else "")
+             f"(sd {np.std(ens_tta):.4f}); flip-TTA AUC mean by ensemble size 1..{args.members}: "
+             f"{' '.join(f'{a:.4f}' for a in np.mean(prefix_tta, axis=0))}" if args.members > 1 else "")
     print(f"RESULT {args.model} {' '.join(args.set) or '(recipe)'}: last-epoch AUC mean {np.mean(last):.4f} "
           f"(sd {np.std(last):.4f}); best-epoch mean {np.mean(best):.4f}; with flip TTA {np.mean(tta):.4f}{extra}; "
           f"{time.time() - t0:.0f}s")

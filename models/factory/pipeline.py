@@ -476,7 +476,8 @@ def model_card(recipe, manifest, ds, size, member_info, temperature, cal_bias, v
         f"- Checkpoint per member chosen on validation AUC only: {members}.",
         f"- Calibration, inside the ONNX graph: probability = sigmoid((logit + b) / T), T = {temperature:.4f}, "
         f"b = {cal_bias:+.4f}, both fitted on validation NLL ({nll(val_logits, y_val):.4f} -> "
-        f"{nll(val_logits, y_val, temperature, cal_bias):.4f} on clean validation). Temperature scaling plus a bias, "
+        f"{nll(val_logits, y_val, temperature, cal_bias):.4f}"
+        f"{' on clean validation' if recipe.calibration_shift_levels else ''}). Temperature scaling plus a bias, "
         "because the class-weighted loss shifts the logits, which dividing by T alone cannot undo."
         + (f" Shift-aware: fitted on clean validation pooled with {recipe.calibration_shift_levels} perturbed copies "
            "of it (acquisition-shift severity levels: gamma, blur, noise, rotation/scale/shift; "
