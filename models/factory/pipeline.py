@@ -367,6 +367,8 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
     cli = f"/usr/bin/python3 models/train.py {recipe.id}"
     if smoke:
         cli += " --smoke"
+    if threads != 2:  # the thread count changes the trained weights (float reduction order); 2 is the default
+        cli += f" --threads {threads}"
     manifest = {
         "schema": 1,
         "id": recipe.id,
