@@ -49,6 +49,9 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], help="recipe override key=value (plan=a,b,M,c)")
+    ap.add_argument("--members", type=int, default=1,
+                    help="seed-ensemble members per fold (seeds seed..seed+m-1, as train.py); the fold's ensemble "
+                         "AUC (mean logit of the best-epoch members, with and without flip TTA) is reported too")
     args = ap.parse_args()
     recipe = RECIPES[args.model]
     plan_override = None
@@ -73,22 +76,38 @@ def main():
         idx = rng.permutation(np.flatnonzero(y == cls))
         fold[idx] = np.arange(len(idx)) % args.folds
     t0 = time.time()
-    last, best, tta = [], [], []
+    last, best, tta, ens, ens_tta, prefix_tta = [], [], [], [], [], []
     for k in range(args.folds):
         tr, va = fold != k, fold == k
         raw = torch.tensor(x[tr], dtype=torch.float32)[:, None]
-        net, best_auc, _, hist = train_member(recipe, plan, raw, torch.tensor(y[tr], dtype=torch.float32),
-                                              preprocess(x[va], size), y[va], size, args.seed, recipe.epochs, t0)
-        last.append(hist[-1])
-        best.append(best_auc)
-        # Test-time augmentation candidate: mean logit of the image and its left-right mirror, on the same
-        # (best-epoch) network, so the difference to `best` is the TTA alone.
         xv = preprocess(x[va], size)
-        tta.append(M.auc(y[va], (logits_of(net, xv) + logits_of(net, torch.flip(xv, dims=[3]))) / 2))
-        print(f"fold {k}: last-epoch AUC {hist[-1]:.4f}, best {best_auc:.4f}, best + flip TTA {tta[-1]:.4f} "
+        plain, mirrored = [], []
+        for m in range(args.members):
+            net, best_auc, _, hist = train_member(recipe, plan, raw, torch.tensor(y[tr], dtype=torch.float32),
+                                                  xv, y[va], size, args.seed + m, recipe.epochs, t0)
+            plain.append(logits_of(net, xv))
+            mirrored.append(logits_of(net, torch.flip(xv, dims=[3])))
+            if m == 0:
+                last.append(hist[-1])
+                best.append(best_auc)
+                # Test-time augmentation candidate: mean logit of the image and its left-right mirror, on the
+                # same (best-epoch) network, so the difference to `best` is the TTA alone.
+                tta.append(M.auc(y[va], (plain[0] + mirrored[0]) / 2))
+        ens.append(M.auc(y[va], np.mean(plain, axis=0)))
+        ens_tta.append(M.auc(y[va], (np.mean(plain, axis=0) + np.mean(mirrored, axis=0)) / 2))
+        # Every smaller ensemble is a prefix (seeds seed..seed+j-1), so one run also gives them.
+        prefix_tta.append([M.auc(y[va], (np.mean(plain[:j], axis=0) + np.mean(mirrored[:j], axis=0)) / 2)
+                           for j in range(1, args.members + 1)])
+        extra = (f"; {args.members}-member ensemble {ens[-1]:.4f}, + flip TTA {ens_tta[-1]:.4f}; flip-TTA AUC by "
+                 f"ensemble size 1..{args.members}: {' '.join(f'{a:.4f}' for a in prefix_tta[-1])}"
+                 if args.members > 1 else "")
+        print(f"fold {k}: last-epoch AUC {last[-1]:.4f}, best {best[-1]:.4f}, best + flip TTA {tta[-1]:.4f}{extra} "
               f"({time.time() - t0:.0f}s)", flush=True)
+    extra = (f"; {args.members}-member ensemble {np.mean(ens):.4f}, + flip TTA {np.mean(ens_tta):.4f} "
+             f"(sd {np.std(ens_tta):.4f}); flip-TTA AUC mean by ensemble size 1..{args.members}: "
+             f"{' '.join(f'{a:.4f}' for a in np.mean(prefix_tta, axis=0))}" if args.members > 1 else "")
     print(f"RESULT {args.model} {' '.join(args.set) or '(recipe)'}: last-epoch AUC mean {np.mean(last):.4f} "
-          f"(sd {np.std(last):.4f}); best-epoch mean {np.mean(best):.4f}; with flip TTA {np.mean(tta):.4f}; "
+          f"(sd {np.std(last):.4f}); best-epoch mean {np.mean(best):.4f}; with flip TTA {np.mean(tta):.4f}{extra}; "
           f"{time.time() - t0:.0f}s")
 
 

@@ -124,3 +124,42 @@ def augment_us(x, gen):
 
 
 AUGMENTATIONS = {"cxr": augment_cxr, "us": augment_us}
+
+
+def _blur(x, gen, max_sigma):
+    """Per-image Gaussian blur, sigma ~ U(0, max_sigma) px (detector resolution, motion, resampling)."""
+    if max_sigma <= 0:
+        return x
+    sig = torch.rand(x.shape[0], generator=gen) * max_sigma
+    r = max(1, int(math.ceil(3 * max_sigma)))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    out = torch.empty_like(x)
+    for i in range(x.shape[0]):
+        if sig[i] < 0.1:
+            out[i] = x[i]
+            continue
+        k = torch.exp(-0.5 * (t / sig[i]) ** 2)
+        k = k / k.sum()
+        xi = F.pad(x[i:i + 1], (r, r, r, r), mode="replicate")
+        xi = F.conv2d(xi, k.view(1, 1, 1, -1))
+        out[i] = F.conv2d(xi, k.view(1, 1, -1, 1))[0]
+    return out
+
+
+def perturb_shift(x, gen, severity: int, levels: int = 5):
+    """Acquisition-shift perturbation of raw 0..255 images for shift-aware calibration (not for training).
+
+    Severity 1..levels scales, linearly, the ranges of what differs between sites, devices and exposure
+    settings: gamma log-uniform in [e^-0.7, e^0.7] (0.50-2.01) at the top level, Gaussian blur sigma up to
+    1.5 px, additive Gaussian noise sd up to 6 % of full scale, rotation up to +-15 deg, scale 0.85-1.15,
+    shift up to +-10 %. No flip. Fixed a priori (ImageNet-C-style levels), never tuned on test data.
+    """
+    f = severity / levels
+    n = x.shape[0]
+    x = _affine(x, gen, 15 * f, (1 - 0.15 * f, 1 + 0.15 * f), 0.10 * f, flip_h=False)
+    x = _blur(x, gen, 1.5 * f)
+    g = torch.exp((torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.7 * f)
+    x = (x.clamp(0, 255) / 255.0) ** g * 255.0
+    sd = torch.rand(n, 1, 1, 1, generator=gen) * 0.06 * f * 255.0
+    x = x + sd * torch.randn(x.shape, generator=gen)
+    return x.clamp(0, 255)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import metrics as M
 from . import onnx_numpy, report, signing
-from .nets import AUGMENTATIONS, CamNet, Exported
+from .nets import AUGMENTATIONS, CamNet, Exported, perturb_shift
 from .paths import SHARED_DATA, repo_relative
 from .preprocess import preprocess, spec as preprocessing_spec
 from .recipes import Recipe
@@ -94,6 +94,7 @@ def sigmoid(z):
 def train_member(recipe: Recipe, plan, raw_train, y_train, x_val, y_val, size, seed, epochs, t0):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
+    mix_rng = np.random.default_rng(seed + 1_000_003)  # mixup only; separate stream (see Recipe.mixup_alpha)
     net = CamNet(plan, recipe.dropout)
     augment = AUGMENTATIONS[recipe.family]
     n_pos = float(y_train.sum())
@@ -112,7 +113,15 @@ def train_member(recipe: Recipe, plan, raw_train, y_train, x_val, y_val, size, s
         for i in range(0, len(perm), recipe.batch_size):
             idx = perm[i:i + recipe.batch_size]
             xb = preprocess(augment(raw_train[idx], gen), size)
-            loss = loss_fn(net(xb).squeeze(1), y_train[idx])
+            yb = y_train[idx]
+            if recipe.label_smoothing > 0:
+                yb = yb * (1 - recipe.label_smoothing) + recipe.label_smoothing / 2
+            if recipe.mixup_alpha > 0:
+                lam = float(mix_rng.beta(recipe.mixup_alpha, recipe.mixup_alpha))
+                j = torch.from_numpy(mix_rng.permutation(len(idx)))
+                xb = lam * xb + (1 - lam) * xb[j]
+                yb = lam * yb + (1 - lam) * yb[j]
+            loss = loss_fn(net(xb).squeeze(1), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -218,7 +227,22 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
 
     # ---- validation only: calibration and operating points
     val_logits = ensemble_logits(nets, x_val, recipe.tta_flip)
-    temperature, cal_bias = fit_calibration(val_logits, y_val)
+    cal_logits, cal_y, shift_levels = val_logits, y_val, []
+    if recipe.calibration_shift_levels > 0:
+        # Shift-aware calibration: pool clean validation with perturbed copies (severity 1..n), see Recipe.
+        gen_cal = torch.Generator().manual_seed(seed)
+        raw_val = torch.tensor(ds.val.images, dtype=torch.float32)[:, None]
+        levels = recipe.calibration_shift_levels
+        zs, ys = [val_logits], [y_val]
+        for sev in range(1, levels + 1):
+            z = ensemble_logits(nets, preprocess(perturb_shift(raw_val, gen_cal, sev, levels), size), recipe.tta_flip)
+            shift_levels.append({"severity": sev, "val_auc": r(M.auc(y_val, z), 4), "mean_logit": r(z.mean(), 3)})
+            zs.append(z)
+            ys.append(y_val)
+        cal_logits, cal_y = np.concatenate(zs), np.concatenate(ys)
+        log("shift-aware calibration set: clean validation + " + ", ".join(
+            f"severity {d['severity']} (AUC {d['val_auc']:.4f})" for d in shift_levels))
+    temperature, cal_bias = fit_calibration(cal_logits, cal_y)
     p_val_raw, p_val = sigmoid(val_logits), sigmoid((val_logits + cal_bias) / temperature)
     val_auc = M.auc(y_val, p_val)
     thr = M.youden_threshold(y_val, p_val)
@@ -228,7 +252,8 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
     vse, vsp = M.sens_spec(y_val, p_val, thr)
     hse, hsp = M.sens_spec(y_val, p_val, thr_hs)
     log(f"validation: AUC {val_auc:.4f}; T {temperature:.4f}, bias {cal_bias:+.4f} (NLL "
-        f"{nll(val_logits, y_val):.4f} -> {nll(val_logits, y_val, temperature, cal_bias):.4f}); ECE {M.ece(y_val, p_val_raw):.4f} -> {M.ece(y_val, p_val):.4f}; "
+        f"{nll(val_logits, y_val):.4f} -> {nll(val_logits, y_val, temperature, cal_bias):.4f}; calibration set NLL "
+        f"{nll(cal_logits, cal_y):.4f} -> {nll(cal_logits, cal_y, temperature, cal_bias):.4f}); ECE {M.ece(y_val, p_val_raw):.4f} -> {M.ece(y_val, p_val):.4f}; "
         f"balanced threshold {thr} (sens {vse:.3f} spec {vsp:.3f}); high-sensitivity {thr_hs} "
         f"(sens {hse:.3f} spec {hsp:.3f})")
 
@@ -342,6 +367,8 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
     cli = f"/usr/bin/python3 models/train.py {recipe.id}"
     if smoke:
         cli += " --smoke"
+    if threads != 2:  # the thread count changes the trained weights (float reduction order); 2 is the default
+        cli += f" --threads {threads}"
     manifest = {
         "schema": 1,
         "id": recipe.id,
@@ -359,7 +386,10 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
         ],
         "labels": [label],
         "calibration": {"method": "temperature_with_bias", "temperature": r(temperature), "bias": r(cal_bias),
-                        "formula": "probability = sigmoid((logit + bias) / temperature)", "fitted_on": "validation",
+                        "formula": "probability = sigmoid((logit + bias) / temperature)",
+                        "fitted_on": (f"validation + {recipe.calibration_shift_levels} acquisition-shift perturbed "
+                                      "copies (severity 1..n, factory/nets.py perturb_shift)"
+                                      if recipe.calibration_shift_levels else "validation"),
                         "in_graph": True},
         "training": {
             "data": recipe.data_title, "licence": recipe.licence, "source": ds.source, "source_sha256": ds.sha256,
@@ -390,7 +420,7 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
 
     card = model_card(recipe, manifest, ds, size, member_info, temperature, cal_bias, val_logits, y_val, onnx_bytes, ops,
                       latency, train_seconds, time.time() - t0, threads, border_share, area_share, picks, cam_grid,
-                      (dp, dc, n_check))
+                      (dp, dc, n_check), shift_levels)
     (out_dir / "MODEL_CARD.md").write_text(card)
 
     key, key_desc, _ = signing.signing_key()
@@ -401,7 +431,8 @@ def run(recipe: Recipe, data_path: Path, size: int, out_dir: Path, epochs: int, 
 
 
 def model_card(recipe, manifest, ds, size, member_info, temperature, cal_bias, val_logits, y_val, onnx_bytes, ops, latency,
-               train_seconds, total_seconds, threads, border_share, area_share, picks, cam_grid, parity) -> str:
+               train_seconds, total_seconds, threads, border_share, area_share, picks, cam_grid, parity,
+               shift_levels=()) -> str:
     mt = manifest["metrics"]
     lab = manifest["labels"][0]
     code = lab["coding"]
@@ -447,8 +478,15 @@ def model_card(recipe, manifest, ds, size, member_info, temperature, cal_bias, v
         f"- Checkpoint per member chosen on validation AUC only: {members}.",
         f"- Calibration, inside the ONNX graph: probability = sigmoid((logit + b) / T), T = {temperature:.4f}, "
         f"b = {cal_bias:+.4f}, both fitted on validation NLL ({nll(val_logits, y_val):.4f} -> "
-        f"{nll(val_logits, y_val, temperature, cal_bias):.4f}). Temperature scaling plus a bias, because the "
-        "class-weighted loss shifts the logits, which dividing by T alone cannot undo.",
+        f"{nll(val_logits, y_val, temperature, cal_bias):.4f}"
+        f"{' on clean validation' if recipe.calibration_shift_levels else ''}). Temperature scaling plus a bias, "
+        "because the class-weighted loss shifts the logits, which dividing by T alone cannot undo."
+        + (f" Shift-aware: fitted on clean validation pooled with {recipe.calibration_shift_levels} perturbed copies "
+           "of it (acquisition-shift severity levels: gamma, blur, noise, rotation/scale/shift; "
+           "`perturb_shift` in models/factory/nets.py; Tomani et al. 2021), so that the probabilities stay honest "
+           "on films that look less like the training site's; validation AUC per level: "
+           + ", ".join(f"{d['severity']}: {d['val_auc']:.4f}" for d in shift_levels) + "."
+           if recipe.calibration_shift_levels else ""),
         f"- Thresholds from validation: balanced (Youden J) {lab['threshold']}; high-sensitivity "
         f"{lab['high_sensitivity_threshold']} (largest threshold with validation sensitivity >= "
         f"{recipe.high_sensitivity_target}, capped at the balanced one).",
