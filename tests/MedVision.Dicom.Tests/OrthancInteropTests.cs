@@ -127,22 +127,9 @@ public sealed class OrthancInteropTests : IAsyncLifetime
             await _orthanc.UploadAsync(Path.Combine(RepoPaths.PydicomTestFiles, file));
         }
         var ct = DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"));
-        var (storage, roles) = DicomClient.StorageContextsForGet(
+        var (result, received) = await GetStudyAsync(ct.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!,
             ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4"],
             [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, DicomTransferSyntax.ImplicitVRLittleEndian.Uid]);
-        await using var client = await DicomClient.ConnectAsync("127.0.0.1", _orthanc.DicomPort, "MEDVISION", OrthancServer.AeTitle,
-            [new PresentationContextProposal(1, StudyRootGet, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]), .. storage], roles, CancellationToken.None);
-
-        var received = new List<RetrievedInstance>();
-        var result = await client.GetAsync(StudyRootGet, new DicomDataset()
-            .AddOrUpdate(DicomTags.QueryRetrieveLevel, DicomVR.CS, "STUDY")
-            .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, ct.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!),
-            (instance, _) =>
-            {
-                received.Add(instance);
-                return Task.FromResult(DicomStatus.FromCode(0x0000));
-            }, CancellationToken.None);
-        await client.ReleaseAsync(CancellationToken.None);
 
         Assert.True(result.Status.IsSuccess, result.Status.ToString());
         Assert.Equal(1, result.Completed);
@@ -163,21 +150,8 @@ public sealed class OrthancInteropTests : IAsyncLifetime
         await _orthanc.UploadAsync(compressed);
         var source = DicomFile.Open(compressed);
         const string JpegLsLossless = "1.2.840.10008.1.2.4.80";
-        var (storage, roles) = DicomClient.StorageContextsForGet(
+        var (result, received) = await GetStudyAsync(source.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!,
             ["1.2.840.10008.5.1.4.1.1.4"], [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, JpegLsLossless, DicomTransferSyntax.ImplicitVRLittleEndian.Uid]);
-        Assert.Equal(3, storage.Count);
-        await using var client = await DicomClient.ConnectAsync("127.0.0.1", _orthanc.DicomPort, "MEDVISION", OrthancServer.AeTitle,
-            [new PresentationContextProposal(1, StudyRootGet, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]), .. storage], roles, CancellationToken.None);
-        var received = new List<RetrievedInstance>();
-        var result = await client.GetAsync(StudyRootGet, new DicomDataset()
-            .AddOrUpdate(DicomTags.QueryRetrieveLevel, DicomVR.CS, "STUDY")
-            .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, source.Dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)!),
-            (instance, _) =>
-            {
-                received.Add(instance);
-                return Task.FromResult(DicomStatus.FromCode(0x0000));
-            }, CancellationToken.None);
-        await client.ReleaseAsync(CancellationToken.None);
 
         Assert.True(result.Status.IsSuccess, result.Status.ToString());
         var instance = Assert.Single(received);
@@ -185,6 +159,26 @@ public sealed class OrthancInteropTests : IAsyncLifetime
         var uncompressed = MedVision.Dicom.Imaging.DicomImage.Open(DicomFile.Open(Path.Combine(RepoPaths.PydicomTestFiles, "MR_small.dcm"))).GetModalityFrame(0);
         var retrieved = MedVision.Dicom.Imaging.DicomImage.Open(new DicomFile(DicomFile.CreateFileMetaInfo(instance.SopClassUid, instance.SopInstanceUid, instance.TransferSyntax, "TEST"), instance.Dataset, instance.TransferSyntax)).GetModalityFrame(0);
         Assert.Equal(uncompressed.Values, retrieved.Values);
+    }
+
+    /// <summary>A C-GET of one study from Orthanc on one association, every sub-operation accepted.</summary>
+    private async Task<(MoveResult Result, List<RetrievedInstance> Received)> GetStudyAsync(string studyUid, string[] sopClasses, string[] transferSyntaxes)
+    {
+        var (storage, roles) = DicomClient.StorageContextsForGet(sopClasses, transferSyntaxes);
+        Assert.Equal(sopClasses.Length * transferSyntaxes.Length, storage.Count);
+        await using var client = await DicomClient.ConnectAsync("127.0.0.1", _orthanc.DicomPort, "MEDVISION", OrthancServer.AeTitle,
+            [new PresentationContextProposal(1, StudyRootGet, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid]), .. storage], roles, CancellationToken.None);
+        var received = new List<RetrievedInstance>();
+        var result = await client.GetAsync(StudyRootGet, new DicomDataset()
+            .AddOrUpdate(DicomTags.QueryRetrieveLevel, DicomVR.CS, "STUDY")
+            .AddOrUpdate(DicomTags.StudyInstanceUID, DicomVR.UI, studyUid),
+            (instance, _) =>
+            {
+                received.Add(instance);
+                return Task.FromResult(DicomStatus.FromCode(0x0000));
+            }, CancellationToken.None);
+        await client.ReleaseAsync(CancellationToken.None);
+        return (result, received);
     }
 
     [Fact]

@@ -18,6 +18,9 @@ public sealed partial class SpoolRecovery(
     SpoolSlots slots,
     ILogger<SpoolRecovery> logger)
 {
+    /// <summary>Far more than can be in flight at once (associations × operations window), far less than a backlog.</summary>
+    private const int InFlightBound = 1024;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(slots.Directory);
@@ -80,7 +83,11 @@ public sealed partial class SpoolRecovery(
     {
         var failed = 0;
         var slotDirectory = Path.GetFullPath(slots.Directory) + Path.DirectorySeparatorChar;
-        foreach (var pending in await store.GetPendingInstancesAsync(int.MaxValue, cancellationToken).ConfigureAwait(false))
+        // Only the newest records can be affected: a record and its flush finish within milliseconds of each other, so at
+        // a cut only the instances then in flight (at most one window per association) can have a record without a
+        // durable file. Checking just those keeps start-up fast with a large backlog (each check reads the whole file).
+        var pendingInstances = await store.GetPendingInstancesAsync(int.MaxValue, cancellationToken).ConfigureAwait(false);
+        foreach (var pending in pendingInstances.OrderByDescending(p => p.ReceivedUtc).Take(InFlightBound))
         {
             if (!Path.GetFullPath(pending.SpoolPath).StartsWith(slotDirectory, StringComparison.Ordinal))
             {
