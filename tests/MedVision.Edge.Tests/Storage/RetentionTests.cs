@@ -111,6 +111,15 @@ public sealed class RetentionTests
             Assert.False(File.Exists(spooled[0]), "the finished study's spool file was not purged");
             var studies = await appliance.GetJsonAsync("/api/studies");
             Assert.Equal(1, studies.GetArrayLength());
+            // The outputs made from it stay listed; their files are gone, which the download says plainly.
+            var studyUid = MedVision.Dicom.DicomFile.Open(ct).Dataset.GetStringOrDefault(MedVision.Dicom.DicomTags.StudyInstanceUID);
+            var outputs = await appliance.GetJsonAsync($"/api/studies/{studyUid}/outputs");
+            Assert.NotEqual(0, outputs.GetArrayLength());
+            foreach (var output in outputs.EnumerateArray())
+            {
+                using var download = await appliance.Http.GetAsync($"/api/outputs/{output.GetProperty("id").GetInt64()}");
+                Assert.Equal(System.Net.HttpStatusCode.Gone, download.StatusCode);
+            }
         }
         finally
         {
