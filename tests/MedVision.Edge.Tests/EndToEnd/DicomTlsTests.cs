@@ -12,16 +12,8 @@ public sealed class DicomTlsTests
     public async Task Storescu_over_tls_with_a_trusted_client_certificate_becomes_a_finding()
     {
         using var pki = new TempDirectory("medvision-pki");
-        await MakeCertificateAsync(pki, "server", "localhost");
-        await MakeCertificateAsync(pki, "client", "modality");
-        await MakeCertificateAsync(pki, "stranger", "stranger");
         var tlsPort = FreePort();
-        await using var appliance = await RunningAppliance.StartAsync(
-            $"--MedVision:Dicom:TlsPort={tlsPort}",
-            $"--MedVision:Dicom:TlsCertificatePath={pki.Combine("server.crt")}",
-            $"--MedVision:Dicom:TlsKeyPath={pki.Combine("server.key")}",
-            "--MedVision:Dicom:TlsRequireClientCertificate=true",
-            $"--MedVision:Dicom:TlsClientCaPath={pki.Combine("client.crt")}");
+        await using var appliance = await StartRequiringClientCertificatesAsync(pki, tlsPort);
         var port = tlsPort.ToString(CultureInfo.InvariantCulture);
 
         var echo = await ExternalTool.RunAsync("echoscu", ["+tls", pki.Combine("client.key"), pki.Combine("client.crt"), "+cf", pki.Combine("server.crt"), "-aec", "MEDVISION", "127.0.0.1", port]);
@@ -48,16 +40,8 @@ public sealed class DicomTlsTests
     public async Task Our_scu_stores_over_tls_with_a_client_certificate_and_refuses_a_server_it_does_not_trust()
     {
         using var pki = new TempDirectory("medvision-pki");
-        await MakeCertificateAsync(pki, "server", "localhost");
-        await MakeCertificateAsync(pki, "client", "modality");
-        await MakeCertificateAsync(pki, "stranger", "stranger");
         var tlsPort = FreePort();
-        await using var appliance = await RunningAppliance.StartAsync(
-            $"--MedVision:Dicom:TlsPort={tlsPort}",
-            $"--MedVision:Dicom:TlsCertificatePath={pki.Combine("server.crt")}",
-            $"--MedVision:Dicom:TlsKeyPath={pki.Combine("server.key")}",
-            "--MedVision:Dicom:TlsRequireClientCertificate=true",
-            $"--MedVision:Dicom:TlsClientCaPath={pki.Combine("client.crt")}");
+        await using var appliance = await StartRequiringClientCertificatesAsync(pki, tlsPort);
         using var files = new TempDirectory();
         var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
         var (path, studyUid, _) = ChestXrayDicom.Create(files.Path, images.Image(4));
@@ -89,6 +73,20 @@ public sealed class DicomTlsTests
         };
         await Assert.ThrowsAsync<System.Security.Authentication.AuthenticationException>(() =>
             MedVision.Dicom.Network.DicomClient.ConnectAsync("127.0.0.1", tlsPort, "MODALITY", "MEDVISION", contexts, [], wrongAnchor, CancellationToken.None));
+    }
+
+    /// <summary>Server, trusted client and untrusted "stranger" certificates in <paramref name="pki"/>, and an appliance whose TLS port requires a client certificate signed as the trusted one.</summary>
+    private static async Task<RunningAppliance> StartRequiringClientCertificatesAsync(TempDirectory pki, int tlsPort)
+    {
+        await MakeCertificateAsync(pki, "server", "localhost");
+        await MakeCertificateAsync(pki, "client", "modality");
+        await MakeCertificateAsync(pki, "stranger", "stranger");
+        return await RunningAppliance.StartAsync(
+            $"--MedVision:Dicom:TlsPort={tlsPort}",
+            $"--MedVision:Dicom:TlsCertificatePath={pki.Combine("server.crt")}",
+            $"--MedVision:Dicom:TlsKeyPath={pki.Combine("server.key")}",
+            "--MedVision:Dicom:TlsRequireClientCertificate=true",
+            $"--MedVision:Dicom:TlsClientCaPath={pki.Combine("client.crt")}");
     }
 
     private static async Task MakeCertificateAsync(TempDirectory folder, string name, string commonName)
