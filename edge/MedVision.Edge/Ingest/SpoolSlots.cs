@@ -12,11 +12,17 @@ namespace MedVision.Edge.Ingest;
 /// Slots are created in batches and the folder is fsync'd once per batch before any of them is handed out. A used
 /// slot keeps its name for good: the database maps SOP Instance UID → spool path. When the pool runs dry the caller
 /// creates its own slot inline (slower, same guarantee), so a burst never waits on the refiller.
+/// Creating a file is the costliest step of receiving a small instance on some file systems (ext4 without a journal
+/// scans for recently freed inodes on each one), so refilling waits until instances stop arriving, and the pool is
+/// sized to carry a whole study's burst; only a pool nearly dry (an eighth left) is refilled while a burst goes on.
 /// </remarks>
-public sealed partial class SpoolSlots(IOptions<StorageOptions> storage, ILogger<SpoolSlots> logger)
+public sealed partial class SpoolSlots(IOptions<StorageOptions> storage, TimeProvider clock, ILogger<SpoolSlots> logger)
 {
+    private const int RefillBatch = 64;
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(250);
     private readonly ConcurrentQueue<string> _free = new();
     private readonly SemaphoreSlim _refill = new(0, int.MaxValue);
+    private long _lastTakeTimestamp;
 
     public string Directory => storage.Value.SlotDirectory;
 
@@ -25,6 +31,7 @@ public sealed partial class SpoolSlots(IOptions<StorageOptions> storage, ILogger
     /// <summary>A durable, empty slot file for one incoming instance.</summary>
     public string Take()
     {
+        Volatile.Write(ref _lastTakeTimestamp, clock.GetTimestamp());
         if (_free.TryDequeue(out var path))
         {
             if (_free.Count < storage.Value.SpoolSlotPoolSize / 2)
@@ -48,30 +55,37 @@ public sealed partial class SpoolSlots(IOptions<StorageOptions> storage, ILogger
         }
     }
 
-    /// <summary>Tops the pool up, then waits for <see cref="Take"/> to say it is running low.</summary>
+    /// <summary>Tops the pool up (in batches, while no burst is arriving), then waits for <see cref="Take"/> to say it is running low.</summary>
     internal async Task RefillLoopAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var missing = storage.Value.SpoolSlotPoolSize - _free.Count;
-            if (missing > 0)
+            var size = storage.Value.SpoolSlotPoolSize;
+            var missing = size - _free.Count;
+            if (missing <= 0)
             {
-                try
+                await _refill.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            var sinceTake = clock.GetElapsedTime(Volatile.Read(ref _lastTakeTimestamp));
+            if (_free.Count >= size / 8 && sinceTake < Quiet)
+            {
+                await Task.Delay(Quiet - sinceTake, clock, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            try
+            {
+                foreach (var slot in CreateBatch(Math.Min(missing, RefillBatch)))
                 {
-                    foreach (var slot in CreateBatch(missing))
-                    {
-                        _free.Enqueue(slot);
-                    }
-                }
-                catch (IOException ex)
-                {
-                    // Disk full or read-only: Take() falls back to inline creation and reports its own error.
-                    LogRefillFailed(ex);
-                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-                    continue;
+                    _free.Enqueue(slot);
                 }
             }
-            await _refill.WaitAsync(cancellationToken).ConfigureAwait(false);
+            catch (IOException ex)
+            {
+                // Disk full or read-only: Take() falls back to inline creation and reports its own error.
+                LogRefillFailed(ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), clock, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

@@ -10,12 +10,13 @@ namespace MedVision.Edge.Storage;
 /// associations recording into the same study queue on busy_timeout instead of one failing with a
 /// lock-upgrade error. What still comes back busy after that is retried by a small Polly pipeline.
 /// </remarks>
-public sealed class SqliteStudyStore : IStudyStore
+public sealed class SqliteStudyStore : IStudyStore, IDisposable
 {
     private readonly EdgeDatabase _database;
     private readonly ILogger<SqliteStudyStore> _logger;
     private readonly TimeProvider _timeProvider;
     private readonly SqliteTransactions _transactions;
+    private readonly PreparedWriteConnection _ingestWriter;
 
     public SqliteStudyStore(
         EdgeDatabase database,
@@ -26,8 +27,12 @@ public sealed class SqliteStudyStore : IStudyStore
         _database = database;
         _logger = logger;
         _timeProvider = timeProvider ?? TimeProvider.System;
-        _transactions = SqliteTransactions.Create(database, options.Value.TransientRetryCount, logger, _timeProvider);
+        var busyRetry = SqliteTransactions.BuildBusyRetry(options.Value.TransientRetryCount, logger, _timeProvider);
+        _transactions = new SqliteTransactions(database, busyRetry);
+        _ingestWriter = new PreparedWriteConnection(database, busyRetry);
     }
+
+    public void Dispose() => _ingestWriter.Dispose();
 
     public Task<RecordResult> RecordReceivedAsync(ReceivedInstance instance, CancellationToken cancellationToken) =>
         RecordReceivedAsync(instance, syncToDisk: true, cancellationToken);
@@ -50,98 +55,120 @@ public sealed class SqliteStudyStore : IStudyStore
         ArgumentNullException.ThrowIfNull(instance);
         ArgumentException.ThrowIfNullOrWhiteSpace(instance.SopInstanceUid);
         ArgumentException.ThrowIfNullOrWhiteSpace(instance.StudyInstanceUid);
+        if (!syncToDisk)
+        {
+            return _ingestWriter.WriteAsync((statement, ct) => RecordReceivedAsync(statement, instance, ct), cancellationToken);
+        }
         return WriteAsync(async (connection, transaction, ct) =>
         {
-            string? previousStudy = null;
-            string? previousPath = null;
-            await using (var find = Command(connection, transaction,
-                "SELECT study_uid, spool_path FROM instances WHERE sop_instance_uid = $sop;"))
+            var created = new List<SqliteCommand>();
+            try
             {
-                find.Parameters.AddWithValue("$sop", instance.SopInstanceUid);
-                await using var reader = await find.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                return await RecordReceivedAsync(sql => Track(created, Command(connection, transaction, sql)), instance, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (var command in created)
                 {
-                    previousStudy = reader.GetString(0);
-                    previousPath = reader.GetString(1);
+                    await command.DisposeAsync().ConfigureAwait(false);
                 }
             }
+        }, cancellationToken);
+    }
 
-            var isDuplicate = previousPath is not null;
-            var movesStudy = isDuplicate && !string.Equals(previousStudy, instance.StudyInstanceUid, StringComparison.Ordinal);
-            var received = Timestamp(instance.ReceivedUtc);
+    private static SqliteCommand Track(List<SqliteCommand> created, SqliteCommand command)
+    {
+        created.Add(command);
+        return command;
+    }
 
-            // The study row must exist before the instance row references it.
-            await using (var study = Command(connection, transaction, """
-                INSERT INTO studies (study_uid, patient_id, patient_name, study_date, accession_number, modality,
-                                     status, instance_count, first_received_utc, last_received_utc)
-                VALUES ($study, $patientId, $patientName, $studyDate, $accession, $modality,
-                        'receiving', $increment, $received, $received)
-                ON CONFLICT (study_uid) DO UPDATE SET
-                    patient_id = COALESCE(studies.patient_id, excluded.patient_id),
-                    patient_name = COALESCE(studies.patient_name, excluded.patient_name),
-                    study_date = COALESCE(studies.study_date, excluded.study_date),
-                    accession_number = COALESCE(studies.accession_number, excluded.accession_number),
-                    modality = COALESCE(studies.modality, excluded.modality),
-                    status = 'receiving',
-                    instance_count = studies.instance_count + excluded.instance_count,
-                    first_received_utc = MIN(studies.first_received_utc, excluded.first_received_utc),
-                    last_received_utc = MAX(studies.last_received_utc, excluded.last_received_utc),
-                    completed_utc = NULL,
-                    purged_utc = NULL;
-                """))
+    /// <summary>The record itself; <paramref name="statement"/> hands out commands (fresh or kept prepared) that the caller owns.</summary>
+    private async Task<RecordResult> RecordReceivedAsync(Func<string, SqliteCommand> statement, ReceivedInstance instance, CancellationToken ct)
+    {
+        string? previousStudy = null;
+        string? previousPath = null;
+        var find = statement("SELECT study_uid, spool_path FROM instances WHERE sop_instance_uid = $sop;");
+        find.Parameters.AddWithValue("$sop", instance.SopInstanceUid);
+        await using (var reader = await find.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                study.Parameters.AddWithValue("$study", instance.StudyInstanceUid);
-                study.Parameters.AddWithValue("$patientId", Db(instance.PatientId));
-                study.Parameters.AddWithValue("$patientName", Db(instance.PatientName));
-                study.Parameters.AddWithValue("$studyDate", Db(instance.StudyDate));
-                study.Parameters.AddWithValue("$accession", Db(instance.AccessionNumber));
-                study.Parameters.AddWithValue("$modality", Db(instance.Modality));
-                study.Parameters.AddWithValue("$increment", isDuplicate && !movesStudy ? 0 : 1);
-                study.Parameters.AddWithValue("$received", received);
-                await study.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                previousStudy = reader.GetString(0);
+                previousPath = reader.GetString(1);
             }
+        }
 
-            await using (var upsert = Command(connection, transaction, isDuplicate
-                ? """
-                  UPDATE instances SET
-                      study_uid = $study, series_uid = $series, sop_class_uid = $sopClass, modality = $modality,
-                      transfer_syntax_uid = $transferSyntax, calling_ae = $callingAe, spool_path = $spoolPath,
-                      size_bytes = $size, received_utc = $received, state = 'received', error = NULL, processed_utc = NULL
-                  WHERE sop_instance_uid = $sop;
-                  """
-                : """
-                  INSERT INTO instances (sop_instance_uid, study_uid, series_uid, sop_class_uid, modality,
-                                         transfer_syntax_uid, calling_ae, spool_path, size_bytes, received_utc, state)
-                  VALUES ($sop, $study, $series, $sopClass, $modality,
-                          $transferSyntax, $callingAe, $spoolPath, $size, $received, 'received');
-                  """))
-            {
-                upsert.Parameters.AddWithValue("$sop", instance.SopInstanceUid);
-                upsert.Parameters.AddWithValue("$study", instance.StudyInstanceUid);
-                upsert.Parameters.AddWithValue("$series", Db(instance.SeriesInstanceUid));
-                upsert.Parameters.AddWithValue("$sopClass", instance.SopClassUid);
-                upsert.Parameters.AddWithValue("$modality", Db(instance.Modality));
-                upsert.Parameters.AddWithValue("$transferSyntax", instance.TransferSyntaxUid);
-                upsert.Parameters.AddWithValue("$callingAe", instance.CallingAe);
-                upsert.Parameters.AddWithValue("$spoolPath", instance.SpoolPath);
-                upsert.Parameters.AddWithValue("$size", instance.SizeBytes);
-                upsert.Parameters.AddWithValue("$received", received);
-                await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
+        var isDuplicate = previousPath is not null;
+        var movesStudy = isDuplicate && !string.Equals(previousStudy, instance.StudyInstanceUid, StringComparison.Ordinal);
+        var received = Timestamp(instance.ReceivedUtc);
 
-            if (movesStudy)
-            {
-                // A re-send that now names another study: the old study loses the instance.
-                await using var leave = Command(connection, transaction,
-                    "UPDATE studies SET instance_count = MAX(instance_count - 1, 0) WHERE study_uid = $study;");
-                leave.Parameters.AddWithValue("$study", previousStudy!);
-                await leave.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                await RecomputeStudyStatusAsync(connection, transaction, previousStudy!, ct).ConfigureAwait(false);
-            }
+        // The study row must exist before the instance row references it.
+        var study = statement("""
+            INSERT INTO studies (study_uid, patient_id, patient_name, study_date, accession_number, modality,
+                                 status, instance_count, first_received_utc, last_received_utc)
+            VALUES ($study, $patientId, $patientName, $studyDate, $accession, $modality,
+                    'receiving', $increment, $received, $received)
+            ON CONFLICT (study_uid) DO UPDATE SET
+                patient_id = COALESCE(studies.patient_id, excluded.patient_id),
+                patient_name = COALESCE(studies.patient_name, excluded.patient_name),
+                study_date = COALESCE(studies.study_date, excluded.study_date),
+                accession_number = COALESCE(studies.accession_number, excluded.accession_number),
+                modality = COALESCE(studies.modality, excluded.modality),
+                status = 'receiving',
+                instance_count = studies.instance_count + excluded.instance_count,
+                first_received_utc = MIN(studies.first_received_utc, excluded.first_received_utc),
+                last_received_utc = MAX(studies.last_received_utc, excluded.last_received_utc),
+                completed_utc = NULL,
+                purged_utc = NULL;
+            """);
+        study.Parameters.AddWithValue("$study", instance.StudyInstanceUid);
+        study.Parameters.AddWithValue("$patientId", Db(instance.PatientId));
+        study.Parameters.AddWithValue("$patientName", Db(instance.PatientName));
+        study.Parameters.AddWithValue("$studyDate", Db(instance.StudyDate));
+        study.Parameters.AddWithValue("$accession", Db(instance.AccessionNumber));
+        study.Parameters.AddWithValue("$modality", Db(instance.Modality));
+        study.Parameters.AddWithValue("$increment", isDuplicate && !movesStudy ? 0 : 1);
+        study.Parameters.AddWithValue("$received", received);
+        await study.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
 
-            StorageLog.InstanceRecorded(_logger, instance.SopInstanceUid, instance.StudyInstanceUid, isDuplicate);
-            return isDuplicate ? RecordResult.Replaced(previousPath!) : RecordResult.Added;
-        }, cancellationToken, syncToDisk);
+        var upsert = statement(isDuplicate
+            ? """
+              UPDATE instances SET
+                  study_uid = $study, series_uid = $series, sop_class_uid = $sopClass, modality = $modality,
+                  transfer_syntax_uid = $transferSyntax, calling_ae = $callingAe, spool_path = $spoolPath,
+                  size_bytes = $size, received_utc = $received, state = 'received', error = NULL, processed_utc = NULL
+              WHERE sop_instance_uid = $sop;
+              """
+            : """
+              INSERT INTO instances (sop_instance_uid, study_uid, series_uid, sop_class_uid, modality,
+                                     transfer_syntax_uid, calling_ae, spool_path, size_bytes, received_utc, state)
+              VALUES ($sop, $study, $series, $sopClass, $modality,
+                      $transferSyntax, $callingAe, $spoolPath, $size, $received, 'received');
+              """);
+        upsert.Parameters.AddWithValue("$sop", instance.SopInstanceUid);
+        upsert.Parameters.AddWithValue("$study", instance.StudyInstanceUid);
+        upsert.Parameters.AddWithValue("$series", Db(instance.SeriesInstanceUid));
+        upsert.Parameters.AddWithValue("$sopClass", instance.SopClassUid);
+        upsert.Parameters.AddWithValue("$modality", Db(instance.Modality));
+        upsert.Parameters.AddWithValue("$transferSyntax", instance.TransferSyntaxUid);
+        upsert.Parameters.AddWithValue("$callingAe", instance.CallingAe);
+        upsert.Parameters.AddWithValue("$spoolPath", instance.SpoolPath);
+        upsert.Parameters.AddWithValue("$size", instance.SizeBytes);
+        upsert.Parameters.AddWithValue("$received", received);
+        await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+
+        if (movesStudy)
+        {
+            // A re-send that now names another study: the old study loses the instance.
+            var leave = statement(
+                "UPDATE studies SET instance_count = MAX(instance_count - 1, 0) WHERE study_uid = $study;");
+            leave.Parameters.AddWithValue("$study", previousStudy!);
+            await leave.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            await RecomputeStudyStatusAsync(statement, previousStudy!, ct).ConfigureAwait(false);
+        }
+
+        StorageLog.InstanceRecorded(_logger, instance.SopInstanceUid, instance.StudyInstanceUid, isDuplicate);
+        return isDuplicate ? RecordResult.Replaced(previousPath!) : RecordResult.Added;
     }
 
     public Task<IReadOnlyList<PendingInstance>> GetPendingInstancesAsync(int max, CancellationToken cancellationToken)
@@ -475,18 +502,27 @@ public sealed class SqliteStudyStore : IStudyStore
     private static async Task RecomputeStudyStatusAsync(
         SqliteConnection connection, SqliteTransaction transaction, string studyUid, CancellationToken cancellationToken)
     {
-        // A study with no instances keeps whatever status it had.
-        await using var command = Command(connection, transaction, """
-            UPDATE studies SET status = CASE
-                WHEN EXISTS (SELECT 1 FROM instances WHERE study_uid = $study AND state = 'received') THEN 'receiving'
-                WHEN EXISTS (SELECT 1 FROM instances WHERE study_uid = $study AND state = 'failed') THEN 'failed'
-                WHEN EXISTS (SELECT 1 FROM instances WHERE study_uid = $study) THEN 'processed'
-                ELSE status END
-            WHERE study_uid = $study;
-            """);
+        await using var command = Command(connection, transaction, RecomputeStudyStatusSql);
         command.Parameters.AddWithValue("$study", studyUid);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private static async Task RecomputeStudyStatusAsync(Func<string, SqliteCommand> statement, string studyUid, CancellationToken cancellationToken)
+    {
+        var command = statement(RecomputeStudyStatusSql);
+        command.Parameters.AddWithValue("$study", studyUid);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // A study with no instances keeps whatever status it had.
+    private const string RecomputeStudyStatusSql = """
+        UPDATE studies SET status = CASE
+            WHEN EXISTS (SELECT 1 FROM instances WHERE study_uid = $study AND state = 'received') THEN 'receiving'
+            WHEN EXISTS (SELECT 1 FROM instances WHERE study_uid = $study AND state = 'failed') THEN 'failed'
+            WHEN EXISTS (SELECT 1 FROM instances WHERE study_uid = $study) THEN 'processed'
+            ELSE status END
+        WHERE study_uid = $study;
+        """;
 
     private Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken, bool syncToDisk = true) =>
         _transactions.WriteAsync(work, cancellationToken, syncToDisk);

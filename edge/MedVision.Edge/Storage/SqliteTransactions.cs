@@ -49,7 +49,7 @@ internal sealed class SqliteTransactions(EdgeDatabase database, ResiliencePipeli
         return command;
     }
 
-    private static ResiliencePipeline BuildBusyRetry(int retries, ILogger logger, TimeProvider timeProvider)
+    internal static ResiliencePipeline BuildBusyRetry(int retries, ILogger logger, TimeProvider timeProvider)
     {
         if (retries <= 0)
         {

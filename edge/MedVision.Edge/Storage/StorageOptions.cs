@@ -19,8 +19,11 @@ public sealed class StorageOptions
     /// <summary>Retries of a store operation that still finds the database busy after its busy timeout.</summary>
     public const int DefaultTransientRetryCount = 3;
 
-    /// <summary>Empty spool files kept ready (names already durable) so a burst of instances needs no file creation.</summary>
-    public const int DefaultSpoolSlotPoolSize = 64;
+    /// <summary>
+    /// Empty spool files kept ready (names already durable) so a burst of instances needs no file creation: enough for
+    /// a typical CT series. Each costs one inode and no data blocks.
+    /// </summary>
+    public const int DefaultSpoolSlotPoolSize = 1024;
 
     /// <summary>Storage root; made absolute once at start-up (see <see cref="StorageOptionsSetup"/>).</summary>
     public string Root { get; set; } = DefaultRoot;

@@ -71,16 +71,19 @@ public sealed class SqliteStudyStoreTests
         Assert.Equal(StudyStatuses.Failed, (await store.GetStudyAsync("1.2.3.4", None))!.Status);
     }
 
-    [Fact]
-    public async Task Resend_of_a_known_instance_replaces_it_and_resets_its_state()
+    // Both ways a record is written: a pooled connection (durable commit) and the ingest path's kept-prepared connection.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Resend_of_a_known_instance_replaces_it_and_resets_its_state(bool syncToDisk)
     {
         await using var storage = await TempStorage.CreateAsync();
         var store = storage.Store;
-        await store.RecordReceivedAsync(TempStorage.Instance("3.1", spoolPath: "/spool/a.dcm", size: 10), None);
+        await store.RecordReceivedAsync(TempStorage.Instance("3.1", spoolPath: "/spool/a.dcm", size: 10), syncToDisk, None);
         await store.MarkInstanceAsync("3.1", InstanceStates.Processed, null, None);
         await store.UpdateStudyStatusAsync("1.2.3.4", None);
 
-        var result = await store.RecordReceivedAsync(TempStorage.Instance("3.1", spoolPath: "/spool/b.dcm", size: 20), None);
+        var result = await store.RecordReceivedAsync(TempStorage.Instance("3.1", spoolPath: "/spool/b.dcm", size: 20), syncToDisk, None);
 
         Assert.True(result.IsDuplicate);
         Assert.Equal("/spool/a.dcm", result.PreviousSpoolPath);
@@ -94,16 +97,19 @@ public sealed class SqliteStudyStoreTests
         Assert.Equal(1, statistics.InstancesByState[InstanceStates.Received]);
     }
 
-    [Fact]
-    public async Task Resend_under_another_study_moves_the_instance()
+    // Both ways a record is written: a pooled connection (durable commit) and the ingest path's kept-prepared connection.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Resend_under_another_study_moves_the_instance(bool syncToDisk)
     {
         await using var storage = await TempStorage.CreateAsync();
         var store = storage.Store;
-        await store.RecordReceivedAsync(TempStorage.Instance("4.1", study: "9.1"), None);
-        await store.RecordReceivedAsync(TempStorage.Instance("4.2", study: "9.1"), None);
+        await store.RecordReceivedAsync(TempStorage.Instance("4.1", study: "9.1"), syncToDisk, None);
+        await store.RecordReceivedAsync(TempStorage.Instance("4.2", study: "9.1"), syncToDisk, None);
         await store.MarkInstanceAsync("4.2", InstanceStates.Processed, null, None);
 
-        var result = await store.RecordReceivedAsync(TempStorage.Instance("4.1", study: "9.2"), None);
+        var result = await store.RecordReceivedAsync(TempStorage.Instance("4.1", study: "9.2"), syncToDisk, None);
 
         Assert.True(result.IsDuplicate);
         var old = await store.GetStudyAsync("9.1", None);
@@ -189,8 +195,11 @@ public sealed class SqliteStudyStoreTests
             () => storage.Store.MarkInstanceAsync("x", "done", null, None));
     }
 
-    [Fact]
-    public async Task Concurrent_records_from_8_tasks_of_50_instances_lose_nothing()
+    // Both ways a record is written: a pooled connection (durable commit) and the ingest path's kept-prepared connection.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Concurrent_records_from_8_tasks_of_50_instances_lose_nothing(bool syncToDisk)
     {
         await using var storage = await TempStorage.CreateAsync();
         var store = storage.Store;
@@ -203,7 +212,7 @@ public sealed class SqliteStudyStoreTests
             var added = 0;
             for (var i = 0; i < PerTask; i++)
             {
-                var result = await store.RecordReceivedAsync(TempStorage.Instance($"10.{t}.{i}", study: $"study-{(t * PerTask + i) % 4}"), None);
+                var result = await store.RecordReceivedAsync(TempStorage.Instance($"10.{t}.{i}", study: $"study-{(t * PerTask + i) % 4}"), syncToDisk, None);
                 added += result.IsDuplicate ? 0 : 1;
             }
             return added;

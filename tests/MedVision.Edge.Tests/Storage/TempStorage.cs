@@ -41,6 +41,7 @@ public sealed class TempStorage : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         // Pooled connections keep the file open; release them before deleting the folder.
+        Store.Dispose();
         Database.Dispose();
         try
         {
