@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Hashing;
 using MedVision.Dicom;
 using MedVision.Dicom.IO;
@@ -43,7 +44,7 @@ public sealed partial class SpoolStoreHandler(
             var meta = DicomFile.CreateFileMetaInfo(request.SopClassUid, request.SopInstanceUid, request.TransferSyntax, request.Association.CallingAeTitle);
             var header = SpoolProof.Header(meta, request.TransferSyntax);
             RandomAccess.Write(file, header, 0);
-            return ValueTask.FromResult<ICStoreTarget>(new SpoolTarget(this, request, file, slot, header.Length));
+            return ValueTask.FromResult<ICStoreTarget>(new SpoolTarget(this, request, file, slot, header));
         }
         catch
         {
@@ -53,13 +54,19 @@ public sealed partial class SpoolStoreHandler(
         }
     }
 
-    /// <summary>Parses and checks the received file; null when it may be acknowledged, else the failure status (file quarantined).</summary>
-    private (DicomStatus? Failure, ReceivedInstance? Instance, IReadOnlyList<string> Warnings) Check(CStoreRequest request, string path)
+    /// <summary>
+    /// Parses and checks the received file (from <paramref name="copy"/>, the same bytes, when the instance was small
+    /// enough to keep one); null when it may be acknowledged, else the failure status (file quarantined).
+    /// </summary>
+    private (DicomStatus? Failure, ReceivedInstance? Instance, IReadOnlyList<string> Warnings) Check(CStoreRequest request, string path, ArraySegment<byte>? copy)
     {
         DicomFile parsed;
         try
         {
-            parsed = DicomReader.ReadFile(path, new DicomReadOptions { LargeValueThreshold = 1024 });
+            var options = new DicomReadOptions { LargeValueThreshold = 1024 };
+            parsed = copy is { } bytes
+                ? DicomReader.Read(new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false), options)
+                : DicomReader.ReadFile(path, options);
         }
         catch (DicomFormatException ex)
         {
@@ -175,19 +182,32 @@ public sealed partial class SpoolStoreHandler(
     [LoggerMessage(EventId = 1104, Level = LogLevel.Debug, Message = "{SopInstanceUid}: {Warning}")]
     private partial void LogReadWarning(string sopInstanceUid, string warning);
 
-    private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, SafeFileHandle file, string slot, long headerLength) : ICStoreTarget
+    private sealed class SpoolTarget(SpoolStoreHandler owner, CStoreRequest request, SafeFileHandle file, string slot, byte[] header) : ICStoreTarget
     {
         private const long WritebackChunk = 1 << 20;
+        // Up to this size the check parses a copy kept in memory instead of opening and reading the file again.
+        private const int CopyLimit = 1 << 20;
+        private readonly long _headerLength = header.Length;
         private readonly Crc32 _crc = new();
+        private byte[]? _copy = CopyOf(header);
+        private int _copyLength = header.Length;
         private long _bytes;
         private long _writebackFrom;
         private bool _closed;
         private bool _kept;
 
+        private static byte[] CopyOf(byte[] header)
+        {
+            var copy = ArrayPool<byte>.Shared.Rent(Math.Max(64 * 1024, header.Length));
+            header.CopyTo(copy, 0);
+            return copy;
+        }
+
         public ValueTask WriteAsync(ReadOnlyMemory<byte> fragment, CancellationToken cancellationToken)
         {
-            var written = headerLength + _bytes;
+            var written = _headerLength + _bytes;
             RandomAccess.Write(file, fragment.Span, written);
+            Keep(fragment.Span);
             _crc.Append(fragment.Span);
             _bytes += fragment.Length;
             written += fragment.Length;
@@ -203,15 +223,16 @@ public sealed partial class SpoolStoreHandler(
         public async ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
         {
             // Parsed from the page cache before anything is flushed: a rejected instance never gets a proof.
-            var (failure, received, warnings) = owner.Check(request, slot);
+            var (failure, received, warnings) = owner.Check(request, slot, _copy is null ? (ArraySegment<byte>?)null : new ArraySegment<byte>(_copy, 0, _copyLength));
+            ReleaseCopy();
             if (failure is { } status)
             {
                 Close();
                 _kept = true;
                 return status;
             }
-            SpoolProof.Write(file, headerLength, _bytes, _crc.GetCurrentHashAsUInt32());
-            received = received! with { SizeBytes = headerLength + _bytes };
+            SpoolProof.Write(file, _headerLength, _bytes, _crc.GetCurrentHashAsUInt32());
+            received = received! with { SizeBytes = _headerLength + _bytes };
             // The one device flush per instance (data, proof and size together; the slot's name is durable already)
             // runs while the record is committed: the two waits overlap, and success is sent only after both.
             var flush = Task.Run(() => Durability.FlushData(file), CancellationToken.None);
@@ -235,8 +256,40 @@ public sealed partial class SpoolStoreHandler(
             return owner.Acknowledge(request, received, warnings, _bytes, replaced);
         }
 
+        private void Keep(ReadOnlySpan<byte> bytes)
+        {
+            if (_copy is null)
+            {
+                return;
+            }
+            if (_copyLength + bytes.Length > CopyLimit)
+            {
+                ReleaseCopy();
+                return;
+            }
+            if (_copyLength + bytes.Length > _copy.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_copyLength + bytes.Length, _copy.Length * 2));
+                _copy.AsSpan(0, _copyLength).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_copy);
+                _copy = larger;
+            }
+            bytes.CopyTo(_copy.AsSpan(_copyLength));
+            _copyLength += bytes.Length;
+        }
+
+        private void ReleaseCopy()
+        {
+            if (_copy is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_copy);
+                _copy = null;
+            }
+        }
+
         private void Close()
         {
+            ReleaseCopy();
             file.Dispose();
             _closed = true;
         }
