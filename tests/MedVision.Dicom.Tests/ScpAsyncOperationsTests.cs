@@ -72,9 +72,10 @@ public sealed class ScpAsyncOperationsTests(ITestOutputHelper output) : IAsyncLi
                 $"max {pipelinedMaxConcurrent} completing, {pipelined.OutOfOrder} finished after a later request); speed-up {speedUps[cost]:N2}×");
 
             Assert.Equal(1, serialMaxConcurrent);
-            // The SCP never had more outstanding than granted; with a completion that takes time, it really had several.
+            // The SCP never had more outstanding than granted; with a completion that waits, it really had several. (A local
+            // fsync can finish before the next request has been read, so its overlap is reported, not asserted.)
             Assert.InRange(pipelinedMaxConcurrent, 1, 8);
-            if (cost != CompletionCost.Memory)
+            if (cost == CompletionCost.Wait5Ms)
             {
                 Assert.True(pipelinedMaxConcurrent >= 2, $"{cost}: at most {pipelinedMaxConcurrent} completing at once");
             }
