@@ -12,17 +12,10 @@ public sealed class SpoolSlotsTests
     private const int PoolSize = 32;
 
     [Fact]
-    public async Task Burst_drains_the_pool_without_refilling_under_it_and_the_quiet_after_it_refills()
-    {
-        using var data = new TempDirectory("medvision-slots");
-        var slots = NewSlots(data);
-        using var stop = new CancellationTokenSource();
-        var refiller = slots.RefillLoopAsync(stop.Token);
-        try
+    public Task Burst_drains_the_pool_without_refilling_under_it_and_the_quiet_after_it_refills() =>
+        WithFullPoolAsync(async slots =>
         {
-            await WaitForAsync(() => slots.FreeCount == PoolSize);
-
-            // A modality sending one instance every 10 ms: the pool is left to drain while the burst goes on.
+            // A modality sending an instance every few milliseconds: the pool is left to drain while the burst goes on.
             var belowHalfInARow = 0;
             var longestBelowHalf = 0;
             var taken = new List<string>();
@@ -31,7 +24,7 @@ public sealed class SpoolSlotsTests
                 taken.Add(slots.Take());
                 belowHalfInARow = slots.FreeCount < PoolSize / 2 ? belowHalfInARow + 1 : 0;
                 longestBelowHalf = Math.Max(longestBelowHalf, belowHalfInARow);
-                await Task.Delay(10);
+                await Task.Delay(2);
             }
             Assert.True(longestBelowHalf >= 5, $"the pool was refilled during the burst (at most {longestBelowHalf} takes in a row below half)");
             Assert.All(taken, path => Assert.Equal(0, new FileInfo(path).Length));
@@ -41,24 +34,12 @@ public sealed class SpoolSlotsTests
             await WaitForAsync(() => slots.FreeCount == PoolSize);
             var files = Directory.GetFiles(slots.Directory);
             Assert.Equal(PoolSize + taken.Count, files.Length);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => refiller);
-        }
-    }
+        });
 
     [Fact]
-    public async Task Pool_nearly_dry_is_refilled_even_while_the_burst_goes_on()
-    {
-        using var data = new TempDirectory("medvision-slots-dry");
-        var slots = NewSlots(data);
-        using var stop = new CancellationTokenSource();
-        var refiller = slots.RefillLoopAsync(stop.Token);
-        try
+    public Task Pool_nearly_dry_is_refilled_even_while_the_burst_goes_on() =>
+        WithFullPoolAsync(async slots =>
         {
-            await WaitForAsync(() => slots.FreeCount == PoolSize);
             var refilledDuringBurst = false;
             var left = slots.FreeCount;
             // Takes every 5 ms for about 2 s: far shorter gaps than the quiet period, so only the low-water rule can refill.
@@ -70,6 +51,19 @@ public sealed class SpoolSlotsTests
                 await Task.Delay(5);
             }
             Assert.True(refilledDuringBurst, "a pool with an eighth left must be refilled without waiting for the burst to end");
+        });
+
+    /// <summary>A pool in a fresh folder with its refiller running, handed to <paramref name="test"/> once full.</summary>
+    private static async Task WithFullPoolAsync(Func<SpoolSlots, Task> test)
+    {
+        using var data = new TempDirectory("medvision-slots");
+        var slots = new SpoolSlots(Options.Create(new StorageOptions { Root = data.Path, SpoolSlotPoolSize = PoolSize }), TimeProvider.System, NullLogger<SpoolSlots>.Instance);
+        using var stop = new CancellationTokenSource();
+        var refiller = slots.RefillLoopAsync(stop.Token);
+        try
+        {
+            await WaitForAsync(() => slots.FreeCount == PoolSize);
+            await test(slots);
         }
         finally
         {
@@ -77,9 +71,6 @@ public sealed class SpoolSlotsTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => refiller);
         }
     }
-
-    private static SpoolSlots NewSlots(TempDirectory data) =>
-        new(Options.Create(new StorageOptions { Root = data.Path, SpoolSlotPoolSize = PoolSize }), TimeProvider.System, NullLogger<SpoolSlots>.Instance);
 
     private static async Task WaitForAsync(Func<bool> condition)
     {
