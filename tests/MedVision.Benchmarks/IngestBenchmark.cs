@@ -101,10 +101,13 @@ public static class IngestBenchmark
     private static async Task WaitForFullSlotPoolAsync(IServiceProvider services)
     {
         var slots = services.GetRequiredService<SpoolSlots>();
-        var size = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MedVision.Edge.Storage.StorageOptions>>().Value.SpoolSlotPoolSize;
         var waited = Stopwatch.StartNew();
-        while (slots.FreeCount < size && waited.Elapsed < TimeSpan.FromSeconds(60))
+        while (!slots.IsFull)
         {
+            if (waited.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"The appliance's spool slot pool is still not full after a minute ({slots.FreeCount} slots).");
+            }
             await Task.Delay(20);
         }
     }

@@ -28,6 +28,9 @@ public sealed partial class SpoolSlots(IOptions<StorageOptions> storage, TimePro
 
     public int FreeCount => _free.Count;
 
+    /// <summary>Whether the pool holds its configured number of slots (a burst of that many needs no file creation).</summary>
+    public bool IsFull => _free.Count >= storage.Value.SpoolSlotPoolSize;
+
     /// <summary>A durable, empty slot file for one incoming instance.</summary>
     public string Take()
     {

@@ -223,7 +223,7 @@ public sealed partial class SpoolStoreHandler(
         public async ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
         {
             // Parsed from the page cache before anything is flushed: a rejected instance never gets a proof.
-            var (failure, received, warnings) = owner.Check(request, slot, _copy is null ? (ArraySegment<byte>?)null : new ArraySegment<byte>(_copy, 0, _copyLength));
+            var (failure, received, warnings) = owner.Check(request, slot, KeptCopy);
             ReleaseCopy();
             if (failure is { } status)
             {
@@ -255,6 +255,9 @@ public sealed partial class SpoolStoreHandler(
             }
             return owner.Acknowledge(request, received, warnings, _bytes, replaced);
         }
+
+        /// <summary>The file's bytes so far, while the instance is small enough to keep them.</summary>
+        private ArraySegment<byte>? KeptCopy => _copy is null ? default(ArraySegment<byte>?) : new ArraySegment<byte>(_copy, 0, _copyLength);
 
         private void Keep(ReadOnlySpan<byte> bytes)
         {

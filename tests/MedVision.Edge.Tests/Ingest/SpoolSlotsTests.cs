@@ -31,7 +31,7 @@ public sealed class SpoolSlotsTests
             Assert.Equal(taken.Count, taken.Distinct().Count());
 
             // The burst is over: the pool is topped up again with new, distinct, empty slots.
-            await WaitForAsync(() => slots.FreeCount == PoolSize);
+            await WaitForAsync(() => slots.IsFull);
             var files = Directory.GetFiles(slots.Directory);
             Assert.Equal(PoolSize + taken.Count, files.Length);
         });
@@ -62,7 +62,7 @@ public sealed class SpoolSlotsTests
         var refiller = slots.RefillLoopAsync(stop.Token);
         try
         {
-            await WaitForAsync(() => slots.FreeCount == PoolSize);
+            await WaitForAsync(() => slots.IsFull);
             await test(slots);
         }
         finally

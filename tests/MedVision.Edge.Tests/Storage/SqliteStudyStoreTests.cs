@@ -195,6 +195,24 @@ public sealed class SqliteStudyStoreTests
             () => storage.Store.MarkInstanceAsync("x", "done", null, None));
     }
 
+    [Fact]
+    public async Task Ingest_record_that_fails_leaves_nothing_behind_and_the_next_one_is_written()
+    {
+        await using var storage = await TempStorage.CreateAsync();
+        var store = storage.Store;
+        await store.RecordReceivedAsync(TempStorage.Instance("11.1", study: "9.9"), syncToDisk: false, None);
+
+        // A record without a SOP Class UID fails at the instance row, after the study upsert ran: that must roll back.
+        var broken = TempStorage.Instance("11.2", study: "9.9") with { SopClassUid = null! };
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.RecordReceivedAsync(broken, syncToDisk: false, None));
+
+        // The kept connection was dropped with the failure; the next record opens a fresh one and is written.
+        var next = await store.RecordReceivedAsync(TempStorage.Instance("11.3", study: "9.9"), syncToDisk: false, None);
+        Assert.False(next.IsDuplicate);
+        Assert.Equal(2, (await store.GetStudyAsync("9.9", None))!.InstanceCount);
+        Assert.Equal(["11.1", "11.3"], (await store.GetPendingInstancesAsync(10, None)).Select(p => p.SopInstanceUid).Order());
+    }
+
     // Both ways a record is written: a pooled connection (durable commit) and the ingest path's kept-prepared connection.
     [Theory]
     [InlineData(true)]
