@@ -222,7 +222,10 @@ public sealed partial class SpoolStoreHandler(
 
         public async ValueTask<DicomStatus> CompleteAsync(CancellationToken cancellationToken)
         {
-            // Parsed from the page cache before anything is flushed: a rejected instance never gets a proof.
+            // The data blocks start for the device now, while the check runs, so the flush after it waits mostly for the
+            // proof's block, the inode and the cache flush (measured on CT: flush 330 -> 265 µs on average).
+            Durability.StartWriteback(file, _writebackFrom, _headerLength + _bytes - _writebackFrom);
+            // Parsed before anything is flushed: a rejected instance never gets a proof.
             var (failure, received, warnings) = owner.Check(request, slot, KeptCopy);
             ReleaseCopy();
             if (failure is { } status)
