@@ -24,16 +24,27 @@ public static class IngestBenchmark
     // dcmtk leaves Nagle's algorithm on unless asked; without this every instance waits ~40 ms for a delayed ACK.
     private static readonly Dictionary<string, string> NoDelay = new() { ["TCP_NODELAY"] = "1" };
 
-    public static async Task RunAsync()
+    /// <param name="cases">Which comparisons to run ("ct", "mr", "nagle"); empty runs all three.</param>
+    public static async Task RunAsync(IReadOnlyCollection<string> cases)
     {
+        bool Runs(string name) => cases.Count == 0 || cases.Contains(name);
         Console.WriteLine($"Ingest benchmark: dcmtk storescu sends one association per round to dcmtk storescp (files written, no fsync) and to the MedVision SCP (durable: fsync + SQLite before the response; its slot pool full, as after any idle minute); median of {Rounds} rounds, {Environment.ProcessorCount} cores");
         using var ct = new TempDirectory("medvision-bench-ct");
         using var mr = new TempDirectory("medvision-bench-mr");
         BenchmarkData.CopiesOf(Path.Combine(RepoPaths.PydicomTestFiles, "CT_small.dcm"), ct.Path, 1000, upscale: 1);
         BenchmarkData.CopiesOf(Path.Combine(RepoPaths.PydicomTestFiles, "MR_small.dcm"), mr.Path, 100, upscale: 16);
-        await CompareAsync("1000 x CT 39 kB, TCP_NODELAY=1", ct.Path, NoDelay);
-        await CompareAsync("100 x MR 2 MB, TCP_NODELAY=1", mr.Path, NoDelay);
-        await CompareAsync("1000 x CT 39 kB, storescu defaults (Nagle on)", ct.Path, new Dictionary<string, string>());
+        if (Runs("ct"))
+        {
+            await CompareAsync("1000 x CT 39 kB, TCP_NODELAY=1", ct.Path, NoDelay);
+        }
+        if (Runs("mr"))
+        {
+            await CompareAsync("100 x MR 2 MB, TCP_NODELAY=1", mr.Path, NoDelay);
+        }
+        if (Runs("nagle"))
+        {
+            await CompareAsync("1000 x CT 39 kB, storescu defaults (Nagle on)", ct.Path, new Dictionary<string, string>());
+        }
         Console.WriteLine($"  working set of this process (appliance in-process + harness): {Environment.WorkingSet / 1e6:F0} MB now, {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F0} MB peak");
     }
 

@@ -1,10 +1,12 @@
 using MedVision.Benchmarks;
 
-// ./build.sh bench runs every benchmark; `--ingest` or `--parse` picks one.
+// ./build.sh bench runs every benchmark; `--ingest` or `--parse` picks one. `--ingest=ct,mr` runs only those cases.
 var all = args.Length == 0 || args.Contains("--all");
-if (all || args.Contains("--ingest"))
+var ingest = args.FirstOrDefault(a => a == "--ingest" || a.StartsWith("--ingest=", StringComparison.Ordinal));
+if (all || ingest is not null)
 {
-    await IngestBenchmark.RunAsync();
+    var cases = ingest is { } flag && flag.Contains('=') ? flag[(flag.IndexOf('=') + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries) : [];
+    await IngestBenchmark.RunAsync(cases);
 }
 if (all || args.Contains("--decode")) { await DecodeBenchmark.RunAsync(); }
 if (all || args.Contains("--alerts")) { await AlertBenchmark.RunAsync(); }
