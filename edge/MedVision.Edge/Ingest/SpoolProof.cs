@@ -7,16 +7,18 @@ using Microsoft.Win32.SafeHandles;
 namespace MedVision.Edge.Ingest;
 
 /// <summary>
-/// Proof, inside a spool file, that its data set arrived completely and passed the checks that precede C-STORE success.
+/// Proof, inside a spool file, that its data set arrived completely.
 /// </summary>
 /// <remarks>
 /// The proof is the standard File Meta element Private Information (0002,0102) under our Private Information Creator
 /// UID (0002,0100) — the one place in group 0002 the standard leaves for an implementation's own bytes. It holds the
 /// data set length, its CRC-32 and a magic word; the receiver writes zeros there first and the real values only after
-/// the whole data set has arrived and parsed, then flushes file and proof together. A power cut during that flush can
-/// leave the proof on disk without some data blocks (they read back as zeros or the file is short), which the length
-/// and CRC both catch; a transfer cut short never gets a proof at all. So start-up recovery trusts exactly the files
-/// whose proof checks out.
+/// the whole data set has arrived, then flushes file and proof together while it checks the data set. A power cut
+/// during that flush can leave the proof on disk without some data blocks (they read back as zeros or the file is
+/// short), which the length and CRC both catch; a transfer cut short never gets a proof at all; a data set that fails
+/// its check has the proof zeroed and flushed again before it is quarantined. So start-up recovery trusts exactly the
+/// files whose proof checks out, and repeats the checks it can (parse, Study Instance UID) for a cut in the moment
+/// between a rejected instance's flush and its proof being taken back.
 /// </remarks>
 internal static class SpoolProof
 {
@@ -56,6 +58,12 @@ internal static class SpoolProof
         BinaryPrimitives.WriteUInt32LittleEndian(proof[8..], crc);
         Magic.CopyTo(proof[12..]);
         RandomAccess.Write(file, proof, headerLength - ProofLength);
+    }
+
+    /// <summary>Zeroes the proof again: the data set failed its check after the proof was written.</summary>
+    public static void Clear(SafeFileHandle file, long headerLength)
+    {
+        RandomAccess.Write(file, stackalloc byte[ProofLength], headerLength - ProofLength);
     }
 
     /// <summary>Whether <paramref name="path"/> holds a complete, proven data set; <paramref name="reason"/> says why not.</summary>

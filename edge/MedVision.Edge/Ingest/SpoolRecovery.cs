@@ -54,12 +54,19 @@ public sealed partial class SpoolRecovery(
             }
             catch (DicomFormatException ex)
             {
-                // The proof is written only after a successful parse, so this is damage after the fact: keep it for a person.
+                // Damage after the fact, or a rejected instance whose proof a cut kept: keep it for a person.
                 LogUnreadable(path, ex.Message);
                 Quarantine(path);
                 continue;
             }
             var instance = SpoolStoreHandler.ToReceived(parsed, path, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
+            if (string.IsNullOrEmpty(instance.StudyInstanceUid) || string.IsNullOrEmpty(instance.SopInstanceUid))
+            {
+                // Failed the receiver's check; a cut came before its proof was taken back. It was never acknowledged.
+                LogUnreadable(path, "no Study or SOP Instance UID");
+                Quarantine(path);
+                continue;
+            }
             var result = await store.RecordReceivedAsync(instance, syncToDisk: true, cancellationToken).ConfigureAwait(false);
             if (result.PreviousSpoolPath is { } old && old != path && File.Exists(old))
             {

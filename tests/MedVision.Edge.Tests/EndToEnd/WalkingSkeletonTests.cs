@@ -3,6 +3,7 @@ using MedVision.Dicom;
 using MedVision.Dicom.IO;
 using MedVision.Dicom.Network;
 using MedVision.Edge.Inference;
+using MedVision.Edge.Ingest;
 using MedVision.Testing;
 
 namespace MedVision.Edge.Tests.EndToEnd;
@@ -84,13 +85,26 @@ public sealed class WalkingSkeletonTests
             var truncated = whole.ToArray().AsMemory(0, (int)(whole.Length / 2));
             var status = await client.StoreRawAsync(crStorage, sopInstanceUid, truncated, CancellationToken.None);
             Assert.Equal(0xC000, status.Code);
+            // Parses, but is not the instance the command announced.
+            var mismatch = await client.StoreRawAsync(crStorage, "2.25.2", whole.ToArray(), CancellationToken.None);
+            Assert.Equal(0xA900, mismatch.Code);
             await client.ReleaseAsync(CancellationToken.None);
         }
 
-        // Nothing was lost: both refused data sets are kept with their reasons.
-        var rejected = Directory.GetFiles(Path.Combine(appliance.Data.Path, "spool", "rejected"), "*.txt");
-        Assert.Equal(2, rejected.Length);
+        // Nothing was lost: the refused data sets are kept with their reasons.
+        var rejectedFolder = Path.Combine(appliance.Data.Path, "spool", "rejected");
+        var rejected = Directory.GetFiles(rejectedFolder, "*.txt");
+        Assert.Equal(3, rejected.Length);
         Assert.Contains(rejected, r => File.ReadAllText(r).Contains("Truncated", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains(rejected, r => File.ReadAllText(r).Contains("differs from the command", StringComparison.Ordinal));
+        // The receiver writes the completion proof before it checks, and takes it back from what it refuses: none of the
+        // kept files may pass for an acknowledged instance if a power cut undid its move out of the spool.
+        foreach (var kept in Directory.GetFiles(rejectedFolder, "*.dcm"))
+        {
+            var (proven, reason) = await SpoolProof.VerifyAsync(kept, CancellationToken.None);
+            Assert.False(proven, $"{kept} still carries a completion proof");
+            Assert.Contains("never written", reason, StringComparison.Ordinal);
+        }
 
         var echo = await ExternalTool.RunAsync("echoscu", ["-aec", "MEDVISION", "127.0.0.1", appliance.DicomPortText]);
         Assert.True(echo.ExitCode == 0, echo.Combined);

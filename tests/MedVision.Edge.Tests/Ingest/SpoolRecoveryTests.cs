@@ -1,3 +1,6 @@
+using MedVision.Dicom;
+using MedVision.Dicom.IO;
+using MedVision.Edge.Ingest;
 using MedVision.Edge.Storage;
 using MedVision.Edge.Tests.EndToEnd;
 using MedVision.Testing;
@@ -104,6 +107,56 @@ public sealed class SpoolRecoveryTests
         Assert.Equal(2, await CountAsync(database, "SELECT COUNT(*) FROM instances WHERE state = 'received';"));
         Assert.False(File.Exists(tornPath));
         Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(tornPath))));
+    }
+
+    [Fact]
+    public async Task Proven_file_that_fails_the_receivers_check_is_quarantined_not_recorded()
+    {
+        // The receiver writes the proof before its check and takes it back from a data set it refuses; a cut between
+        // the two can leave a proven file of an instance that was never acknowledged. Recovery repeats the check.
+        using var data = new TempDirectory("medvision-recovery-refused");
+        await SendAndStopAsync(data, 1);
+        using var source = new TempDirectory("medvision-recovery-src");
+        var images = Npz.ReadUInt8(RepoPaths.PneumoniaMnist, "test_images");
+        var created = ChestXrayDicom.Create(source.Path, images.Image(0));
+        var dataset = DicomFile.Open(created.Path).Dataset;
+        Assert.True(dataset.Remove(DicomTags.StudyInstanceUID));
+        var slot = WriteSlot(data.Path, ProvenFile(dataset, created.SopInstanceUid));
+        var (proven, _) = await SpoolProof.VerifyAsync(slot, CancellationToken.None);
+        Assert.True(proven);
+
+        var second = await RunningAppliance.StartAsync(data, IngestOnly(data));
+        await second.StopAsync();
+        second.Http.Dispose();
+
+        var database = Path.Combine(data.Path, "db", "edge.db");
+        Assert.Equal(0, await CountAsync(database, $"SELECT COUNT(*) FROM instances WHERE sop_instance_uid = '{created.SopInstanceUid}';"));
+        Assert.Equal(1, await CountAsync(database, "SELECT COUNT(*) FROM instances;"));
+        Assert.False(File.Exists(slot));
+        Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(slot))));
+    }
+
+    /// <summary>A spool file as the receiver writes it: header with a filled-in proof, then the data set.</summary>
+    private static byte[] ProvenFile(DicomDataset dataset, string sopInstanceUid)
+    {
+        var syntax = DicomTransferSyntax.ExplicitVRLittleEndian;
+        var header = SpoolProof.Header(DicomFile.CreateFileMetaInfo(dataset.GetStringOrDefault(DicomTags.SOPClassUID)!, sopInstanceUid, syntax), syntax);
+        using var body = new MemoryStream();
+        DicomWriter.WriteDataset(body, dataset, syntax);
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, [.. header, .. body.ToArray()]);
+            using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
+            {
+                SpoolProof.Write(file, header.Length, body.Length, System.IO.Hashing.Crc32.HashToUInt32(body.ToArray()));
+            }
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     /// <summary>Sends <paramref name="count"/> instances of one study with storescu to an ingest-only appliance, then stops it.</summary>
