@@ -63,7 +63,7 @@ public sealed partial class SpoolRecovery(
             if (string.IsNullOrEmpty(instance.StudyInstanceUid) || string.IsNullOrEmpty(instance.SopInstanceUid))
             {
                 // Failed the receiver's check; a cut came before its proof was taken back. It was never acknowledged.
-                LogUnreadable(path, "no Study or SOP Instance UID");
+                LogRefusedByCheck(path, "no Study or SOP Instance UID");
                 Quarantine(path);
                 continue;
             }
@@ -131,6 +131,9 @@ public sealed partial class SpoolRecovery(
 
     [LoggerMessage(EventId = 1153, Level = LogLevel.Error, Message = "Spool slot {Path} has a completion proof but does not parse ({Reason}); moved to spool/rejected")]
     private partial void LogUnreadable(string path, string reason);
+
+    [LoggerMessage(EventId = 1157, Level = LogLevel.Warning, Message = "Spool slot {Path} has a completion proof but fails the receiver's check ({Reason}): never acknowledged; moved to spool/rejected")]
+    private partial void LogRefusedByCheck(string path, string reason);
 
     [LoggerMessage(EventId = 1154, Level = LogLevel.Warning, Message = "Recovered {SopInstanceUid} from {Path}: its file was complete but its database record was lost")]
     private partial void LogRecovered(string sopInstanceUid, string path);

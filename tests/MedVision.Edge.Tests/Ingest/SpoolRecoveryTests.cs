@@ -72,9 +72,7 @@ public sealed class SpoolRecoveryTests
     {
         using var data = new TempDirectory("medvision-recovery-clean");
         await SendAndStopAsync(data, 3);
-        var second = await RunningAppliance.StartAsync(data, IngestOnly(data));
-        await second.StopAsync();
-        second.Http.Dispose();
+        await StartAndStopAsync(data);
 
         var database = Path.Combine(data.Path, "db", "edge.db");
         Assert.Equal(3, await CountAsync(database, "SELECT COUNT(*) FROM instances;"));
@@ -91,16 +89,13 @@ public sealed class SpoolRecoveryTests
         // keep the record and lose data blocks: recovery must not hand such a file to the pipeline as if complete.
         using var data = new TempDirectory("medvision-recovery-torn");
         var sent = await SendAndStopAsync(data, 3);
-        var ingestOnly = IngestOnly(data);
 
         var tornPath = SpoolFiles.BySopInstance(data.Path)[sent[0]].Single();
         var torn = await File.ReadAllBytesAsync(tornPath);
         torn.AsSpan(torn.Length - 200, 100).Clear();
         await File.WriteAllBytesAsync(tornPath, torn);
 
-        var second = await RunningAppliance.StartAsync(data, ingestOnly);
-        await second.StopAsync();
-        second.Http.Dispose();
+        await StartAndStopAsync(data);
 
         var database = Path.Combine(data.Path, "db", "edge.db");
         Assert.Equal(1, await CountAsync(database, $"SELECT COUNT(*) FROM instances WHERE sop_instance_uid = '{sent[0]}' AND state = 'failed' AND error LIKE '%never acknowledged%';"));
@@ -125,9 +120,7 @@ public sealed class SpoolRecoveryTests
         var (proven, _) = await SpoolProof.VerifyAsync(slot, CancellationToken.None);
         Assert.True(proven);
 
-        var second = await RunningAppliance.StartAsync(data, IngestOnly(data));
-        await second.StopAsync();
-        second.Http.Dispose();
+        await StartAndStopAsync(data);
 
         var database = Path.Combine(data.Path, "db", "edge.db");
         Assert.Equal(0, await CountAsync(database, $"SELECT COUNT(*) FROM instances WHERE sop_instance_uid = '{created.SopInstanceUid}';"));
@@ -172,6 +165,14 @@ public sealed class SpoolRecoveryTests
         await appliance.StopAsync();
         appliance.Http.Dispose();
         return sent;
+    }
+
+    /// <summary>One more life of the appliance: start-up recovery runs, nothing is sent.</summary>
+    private static async Task StartAndStopAsync(TempDirectory data)
+    {
+        var appliance = await RunningAppliance.StartAsync(data, IngestOnly(data));
+        await appliance.StopAsync();
+        appliance.Http.Dispose();
     }
 
     /// <summary>No model: instances stay queued, so a test sees exactly what ingest and recovery recorded.</summary>
