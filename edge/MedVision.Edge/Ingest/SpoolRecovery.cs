@@ -59,14 +59,14 @@ public sealed partial class SpoolRecovery(
                 Quarantine(path);
                 continue;
             }
-            var instance = SpoolStoreHandler.ToReceived(parsed, path, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
-            if (string.IsNullOrEmpty(instance.StudyInstanceUid) || string.IsNullOrEmpty(instance.SopInstanceUid))
+            if (SpoolStoreHandler.CheckIdentity(parsed.Dataset, announcedSopInstanceUid: null) is { } refused)
             {
                 // Failed the receiver's check; a cut came before its proof was taken back. It was never acknowledged.
-                LogRefusedByCheck(path, "no Study or SOP Instance UID");
+                LogRefusedByCheck(path, refused.Detail);
                 Quarantine(path);
                 continue;
             }
+            var instance = SpoolStoreHandler.ToReceived(parsed, path, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero));
             var result = await store.RecordReceivedAsync(instance, syncToDisk: true, cancellationToken).ConfigureAwait(false);
             if (result.PreviousSpoolPath is { } old && old != path && File.Exists(old))
             {

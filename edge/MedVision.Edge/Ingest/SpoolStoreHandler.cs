@@ -55,7 +55,7 @@ public sealed partial class SpoolStoreHandler(
     }
 
     /// <summary>Why a received data set may not be acknowledged; its file goes to spool/rejected.</summary>
-    private sealed record Rejection(string Reason, string Detail, DicomStatus Status);
+    internal sealed record Rejection(string Reason, string Detail, DicomStatus Status);
 
     /// <summary>
     /// Parses and checks the received file (from <paramref name="copy"/>, the same bytes, when the instance was small
@@ -76,16 +76,9 @@ public sealed partial class SpoolStoreHandler(
             return (new Rejection("unparseable", ex.Message, DicomStatus.CannotUnderstand), null, []);
         }
 
-        var dataset = parsed.Dataset;
-        var sopInstance = dataset.GetStringOrDefault(DicomTags.SOPInstanceUID);
-        var studyUid = dataset.GetStringOrDefault(DicomTags.StudyInstanceUID);
-        if (sopInstance != request.SopInstanceUid)
+        if (CheckIdentity(parsed.Dataset, request.SopInstanceUid) is { } rejection)
         {
-            return (new Rejection("mismatch", $"data set SOP Instance UID '{sopInstance}' differs from the command's '{request.SopInstanceUid}'", DicomStatus.DataSetDoesNotMatchSopClass), null, []);
-        }
-        if (string.IsNullOrEmpty(studyUid))
-        {
-            return (new Rejection("no-study", "data set has no Study Instance UID", DicomStatus.DataSetDoesNotMatchSopClass), null, []);
+            return (rejection, null, []);
         }
         var received = ToReceived(parsed, path, 0, clock.GetUtcNow()) with
         {
@@ -94,6 +87,28 @@ public sealed partial class SpoolStoreHandler(
             CallingAe = request.Association.CallingAeTitle,
         };
         return (null, received, parsed.Warnings);
+    }
+
+    /// <summary>
+    /// The identity every stored instance needs: a SOP Instance UID (the command's, when there was one) and a Study
+    /// Instance UID. Start-up recovery repeats it without a command, for a refused file whose proof a cut kept.
+    /// </summary>
+    internal static Rejection? CheckIdentity(DicomDataset dataset, string? announcedSopInstanceUid)
+    {
+        var sopInstance = dataset.GetStringOrDefault(DicomTags.SOPInstanceUID);
+        if (announcedSopInstanceUid is not null && sopInstance != announcedSopInstanceUid)
+        {
+            return new Rejection("mismatch", $"data set SOP Instance UID '{sopInstance}' differs from the command's '{announcedSopInstanceUid}'", DicomStatus.DataSetDoesNotMatchSopClass);
+        }
+        if (string.IsNullOrEmpty(sopInstance))
+        {
+            return new Rejection("no-instance", "data set has no SOP Instance UID", DicomStatus.DataSetDoesNotMatchSopClass);
+        }
+        if (string.IsNullOrEmpty(dataset.GetStringOrDefault(DicomTags.StudyInstanceUID)))
+        {
+            return new Rejection("no-study", "data set has no Study Instance UID", DicomStatus.DataSetDoesNotMatchSopClass);
+        }
+        return null;
     }
 
     /// <summary>What the database records for a spooled file; also used by start-up recovery.</summary>

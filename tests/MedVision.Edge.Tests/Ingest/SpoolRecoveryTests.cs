@@ -27,7 +27,7 @@ public sealed class SpoolRecoveryTests
         var spooled = SpoolFiles.BySopInstance(data.Path);
         Assert.All(sent, uid => Assert.Single(spooled[uid]));
         var lost = sent.Take(LostRecords).ToList();
-        var database = Path.Combine(data.Path, "db", "edge.db");
+        var database = DatabasePath(data);
         await ExecuteAsync(database, $"DELETE FROM instances WHERE sop_instance_uid IN ({string.Join(",", lost.Select(u => $"'{u}'"))}); UPDATE studies SET instance_count = instance_count - {LostRecords};");
         Assert.Equal(Instances - LostRecords, await CountAsync(database, "SELECT COUNT(*) FROM instances;"));
 
@@ -74,7 +74,7 @@ public sealed class SpoolRecoveryTests
         await SendAndStopAsync(data, 3);
         await StartAndStopAsync(data);
 
-        var database = Path.Combine(data.Path, "db", "edge.db");
+        var database = DatabasePath(data);
         Assert.Equal(3, await CountAsync(database, "SELECT COUNT(*) FROM instances;"));
         Assert.Equal(3, await CountAsync(database, "SELECT instance_count FROM studies;"));
         // The unused slots of the first run are offered again, not leaked: the pool does not grow per restart.
@@ -97,11 +97,10 @@ public sealed class SpoolRecoveryTests
 
         await StartAndStopAsync(data);
 
-        var database = Path.Combine(data.Path, "db", "edge.db");
+        var database = DatabasePath(data);
         Assert.Equal(1, await CountAsync(database, $"SELECT COUNT(*) FROM instances WHERE sop_instance_uid = '{sent[0]}' AND state = 'failed' AND error LIKE '%never acknowledged%';"));
         Assert.Equal(2, await CountAsync(database, "SELECT COUNT(*) FROM instances WHERE state = 'received';"));
-        Assert.False(File.Exists(tornPath));
-        Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(tornPath))));
+        AssertQuarantined(data, tornPath);
     }
 
     [Fact]
@@ -116,41 +115,39 @@ public sealed class SpoolRecoveryTests
         var created = ChestXrayDicom.Create(source.Path, images.Image(0));
         var dataset = DicomFile.Open(created.Path).Dataset;
         Assert.True(dataset.Remove(DicomTags.StudyInstanceUID));
-        var slot = WriteSlot(data.Path, ProvenFile(dataset, created.SopInstanceUid));
+        var slot = WriteProvenSlot(data.Path, dataset, created.SopInstanceUid);
         var (proven, _) = await SpoolProof.VerifyAsync(slot, CancellationToken.None);
         Assert.True(proven);
 
         await StartAndStopAsync(data);
 
-        var database = Path.Combine(data.Path, "db", "edge.db");
+        var database = DatabasePath(data);
         Assert.Equal(0, await CountAsync(database, $"SELECT COUNT(*) FROM instances WHERE sop_instance_uid = '{created.SopInstanceUid}';"));
         Assert.Equal(1, await CountAsync(database, "SELECT COUNT(*) FROM instances;"));
-        Assert.False(File.Exists(slot));
-        Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(slot))));
+        AssertQuarantined(data, slot);
     }
 
-    /// <summary>A spool file as the receiver writes it: header with a filled-in proof, then the data set.</summary>
-    private static byte[] ProvenFile(DicomDataset dataset, string sopInstanceUid)
+    /// <summary>A slot as the receiver leaves it: header with a filled-in proof, then the data set.</summary>
+    private static string WriteProvenSlot(string storageRoot, DicomDataset dataset, string sopInstanceUid)
     {
         var syntax = DicomTransferSyntax.ExplicitVRLittleEndian;
         var header = SpoolProof.Header(DicomFile.CreateFileMetaInfo(dataset.GetStringOrDefault(DicomTags.SOPClassUID)!, sopInstanceUid, syntax), syntax);
         using var body = new MemoryStream();
         DicomWriter.WriteDataset(body, dataset, syntax);
-        var path = Path.GetTempFileName();
-        try
-        {
-            File.WriteAllBytes(path, [.. header, .. body.ToArray()]);
-            using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
-            {
-                SpoolProof.Write(file, header.Length, body.Length, System.IO.Hashing.Crc32.HashToUInt32(body.ToArray()));
-            }
-            return File.ReadAllBytes(path);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var path = WriteSlot(storageRoot, [.. header, .. body.ToArray()]);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        SpoolProof.Write(file, header.Length, body.Length, System.IO.Hashing.Crc32.HashToUInt32(body.ToArray()));
+        return path;
     }
+
+    /// <summary>Start-up recovery moved a slot it must not record to spool/rejected, keeping it for a person.</summary>
+    private static void AssertQuarantined(TempDirectory data, string slot)
+    {
+        Assert.False(File.Exists(slot));
+        Assert.True(File.Exists(Path.Combine(data.Path, "spool", "rejected", Path.GetFileName(slot))));
+    }
+
+    private static string DatabasePath(TempDirectory data) => Path.Combine(data.Path, "db", "edge.db");
 
     /// <summary>Sends <paramref name="count"/> instances of one study with storescu to an ingest-only appliance, then stops it.</summary>
     private static async Task<List<string>> SendAndStopAsync(TempDirectory data, int count)
