@@ -23,6 +23,7 @@ Task("Test")
 {
     // Each test project runs in turn; the suite talks to real peers (dcmtk) that ./build.sh test installs.
     var failedProjects = new List<string>();
+    var failedResults = new List<FilePath>();
     foreach (var project in GetFiles("./tests/**/*.Tests.csproj"))
     {
         var trx = artifacts.Combine("test-results").CombineWithFilePath($"{project.GetFilenameWithoutExtension()}.trx");
@@ -39,11 +40,16 @@ Task("Test")
         catch (Exception)
         {
             failedProjects.Add(project.GetFilenameWithoutExtension().ToString());
-            PrintFailedTests(trx);
+            failedResults.Add(trx);
         }
     }
     if (failedProjects.Count > 0)
     {
+        // Printed after every project has run, so the failures are the last thing CI shows.
+        foreach (var trx in failedResults)
+        {
+            PrintFailedTests(trx);
+        }
         throw new Exception($"Tests failed in {string.Join(", ", failedProjects)} (details above and in {artifacts.Combine("test-results")})");
     }
 });

@@ -39,6 +39,9 @@ internal static partial class HubLog
     [LoggerMessage(EventId = 7022, Level = LogLevel.Information, Message = "Broker password file {Path} written with {Count} users")]
     public static partial void PasswordFileWritten(ILogger logger, string path, int count);
 
+    [LoggerMessage(EventId = 7034, Level = LogLevel.Error, Message = "Could not write the broker password file {Path}; enrolled devices may be refused by the broker until a retry succeeds")]
+    public static partial void PasswordFileFailed(ILogger logger, string? path, Exception exception);
+
     [LoggerMessage(EventId = 7023, Level = LogLevel.Warning, Message = "Could not signal the broker to reload its password file")]
     public static partial void ReloadFailed(ILogger logger, Exception exception);
 }

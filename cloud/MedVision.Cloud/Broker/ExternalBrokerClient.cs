@@ -50,6 +50,11 @@ public sealed class ExternalBrokerClient : BackgroundService, IDeviceChannel
         var delay = TimeSpan.FromMilliseconds(250);
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (!_credentials.UpToDate)
+            {
+                // A failed write (folder not writable yet, database not up yet) is retried here rather than ending the host.
+                await _credentials.CredentialsChangedAsync(stoppingToken).ConfigureAwait(false);
+            }
             if (!client.IsConnected)
             {
                 try

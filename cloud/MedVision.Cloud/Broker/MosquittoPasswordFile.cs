@@ -10,7 +10,8 @@ namespace MedVision.Cloud.Broker;
 /// Keeps Mosquitto's <c>password_file</c> in step with the fleet database: rewritten whole (atomically) from the
 /// database, then Mosquitto is sent SIGHUP to re-read it. The whole file comes from the database, so any hub instance
 /// can write it. Topic isolation needs no per-device entries: the ACL file's
-/// <c>pattern readwrite devices/%u/#</c> gives each user its own subtree only.
+/// <c>pattern readwrite devices/%u/#</c> gives each user its own subtree only. A write that fails is logged, not
+/// thrown: the enrolment it follows is already committed, and the broker client writes again until it succeeds.
 /// </summary>
 internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
 {
@@ -18,7 +19,9 @@ internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
     private readonly ExternalBrokerOptions _options;
     private readonly ILogger<MosquittoPasswordFile> _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
     private string? _hubHash;
+    private bool _upToDate;
 
     public MosquittoPasswordFile(IHubStore store, IOptions<HubOptions> options, ILogger<MosquittoPasswordFile> logger)
     {
@@ -26,6 +29,8 @@ internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
         _options = options.Value.External;
         _logger = logger;
     }
+
+    public bool UpToDate => string.IsNullOrEmpty(_options.PasswordFile) || Volatile.Read(ref _upToDate);
 
     public async Task CredentialsChangedAsync(CancellationToken cancellationToken)
     {
@@ -36,28 +41,61 @@ internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var devices = await _store.ListCredentialsAsync(cancellationToken).ConfigureAwait(false);
-            _hubHash ??= MosquittoPasswordHash.Create(_options.Password!);
-            var text = new StringBuilder();
-            text.Append(_options.Username).Append(':').Append(_hubHash).Append('\n');
-            foreach (var (deviceId, hash) in devices)
+            // Marked before the attempt: a change that arrives while this write runs must be written after it too.
+            Volatile.Write(ref _upToDate, false);
+            await using (await LockAsync(_options.PasswordFile, cancellationToken).ConfigureAwait(false))
             {
-                text.Append(deviceId).Append(':').Append(hash).Append('\n');
+                // Read under the lock: a snapshot read before another instance's newer one must not be renamed over it.
+                var devices = await _store.ListCredentialsAsync(cancellationToken).ConfigureAwait(false);
+                _hubHash ??= MosquittoPasswordHash.Create(_options.Password!);
+                var text = new StringBuilder();
+                text.Append(_options.Username).Append(':').Append(_hubHash).Append('\n');
+                foreach (var (deviceId, hash) in devices)
+                {
+                    text.Append(deviceId).Append(':').Append(hash).Append('\n');
+                }
+                var temp = _options.PasswordFile + ".tmp";
+                await File.WriteAllTextAsync(temp, text.ToString(), cancellationToken).ConfigureAwait(false);
+                if (!OperatingSystem.IsWindows())
+                {
+                    // Group-readable so a broker running under another user of the hub's group can read it; it holds only PBKDF2 hashes.
+                    File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+                }
+                File.Move(temp, _options.PasswordFile, overwrite: true);
+                HubLog.PasswordFileWritten(_logger, _options.PasswordFile, devices.Count + 1);
             }
-            var temp = _options.PasswordFile + ".tmp";
-            await File.WriteAllTextAsync(temp, text.ToString(), cancellationToken).ConfigureAwait(false);
-            if (!OperatingSystem.IsWindows())
-            {
-                // Group-readable so a broker running under another user of the hub's group can read it; it holds only PBKDF2 hashes.
-                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
-            }
-            File.Move(temp, _options.PasswordFile, overwrite: true);
-            HubLog.PasswordFileWritten(_logger, _options.PasswordFile, devices.Count + 1);
+            Volatile.Write(ref _upToDate, true);
             await SignalReloadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The database (already committed) stays the truth; the broker client retries while UpToDate is false.
+            HubLog.PasswordFileFailed(_logger, _options.PasswordFile, ex);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock beside the password file, so hub instances sharing one broker (and one folder) write it one at a
+    /// time. .NET takes FileShare.None as an flock, which another process or another open in this one is refused.
+    /// </summary>
+    private static async Task<FileStream> LockAsync(string passwordFile, CancellationToken cancellationToken)
+    {
+        var path = passwordFile + ".lock";
+        var deadline = DateTime.UtcNow + LockWait;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace MedVision.Edge.Tests.Inference;
+namespace MedVision.Testing;
 
 /// <summary>Keeps every log entry so tests can assert on what was logged and why.</summary>
 public sealed class CapturingLoggerProvider : ILoggerProvider
