@@ -221,7 +221,12 @@ public sealed class AlertComponentTests
         var since = beacon.Show(AlertSeverity.Critical);
         Assert.NotNull(since);
         Assert.Equal(since, beacon.Show(AlertSeverity.Critical)); // same state: nothing restarts
-        await Task.Delay(400);
+        // Polled rather than slept: on a loaded machine a fixed sleep can end inside a stall and see too few phases.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (beacon.Snapshot(1000).Changes!.Count(c => c.Pin == 27 && c.Utc >= since) < 8 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
         var critical = beacon.Snapshot(1000);
         Assert.Equal("critical", critical.State);
         var red = Assert.Single(critical.Changes!, c => c.Pin == 22 && c.Utc >= since); // steady: one change, to on
@@ -229,12 +234,8 @@ public sealed class AlertComponentTests
         Assert.Equal("low", red.Value);
         Assert.DoesNotContain(critical.Changes!, c => c.Pin == 17 && c.On); // critical uses the red lamp only
         var buzzer = critical.Changes!.Where(c => c.Pin == 27 && c.Utc >= since).ToList();
-        Assert.True(buzzer.Count >= 4, $"{buzzer.Count} buzzer changes");
-        Assert.True(buzzer[0].On);
-        Assert.All(buzzer.Zip(buzzer.Skip(1)), pair => Assert.NotEqual(pair.First.On, pair.Second.On));
-        var phase = (buzzer[^1].Utc - buzzer[0].Utc).TotalMilliseconds / (buzzer.Count - 1);
-        Assert.InRange(phase, 40, 100); // 50 ms configured; never faster, possibly slower on a loaded machine
         Assert.Equal("low", buzzer[0].Value);
+        AlertScenario.AssertBlinks(buzzer.Select(c => (c.Utc, c.On == true)).ToList(), phaseMs: 50, minChanges: 8);
 
         beacon.Show(AlertSeverity.Normal);
         var normal = beacon.Snapshot(0);

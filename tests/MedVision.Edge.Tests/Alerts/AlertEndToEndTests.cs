@@ -55,12 +55,11 @@ public sealed class AlertEndToEndTests
         Assert.Empty(smtp.MessagesTo(AlertScenario.DrB));
 
         // The beacon blinks the critical pattern: the light at 100 ms, the buzzer at 300 ms.
-        await Task.Delay(1300);
-        var beacon = await appliance.GetJsonAsync("/api/beacon");
+        var beacon = await appliance.WaitForAsync("/api/beacon", b => AlertScenario.PinChanges(b, AlertScenario.BuzzerPin).Count >= 5, Timeout);
         Assert.Equal("critical", beacon.GetProperty("state").GetString());
         Assert.True(beacon.GetProperty("simulated").GetBoolean());
-        var light = AlertScenario.AssertBlinks(AlertScenario.PinChanges(beacon, AlertScenario.LightPin), AlertScenario.LightBlinkMs, minChanges: 5);
-        var buzzer = AlertScenario.AssertBlinks(AlertScenario.PinChanges(beacon, AlertScenario.BuzzerPin), AlertScenario.BuzzerBlinkMs, minChanges: 3);
+        var light = AlertScenario.AssertBlinks(AlertScenario.PinChanges(beacon, AlertScenario.LightPin), AlertScenario.LightBlinkMs, minChanges: 10);
+        var buzzer = AlertScenario.AssertBlinks(AlertScenario.PinChanges(beacon, AlertScenario.BuzzerPin), AlertScenario.BuzzerBlinkMs, minChanges: 5);
         Assert.True(buzzer > light * 1.5, $"buzzer phase {buzzer:F0} ms should be about 3x the light's {light:F0} ms");
         var litAt = AlertScenario.PinChanges(beacon, AlertScenario.LightPin)[0].Utc;
         Assert.InRange((alert.GetProperty("beaconOnUtc").GetDateTimeOffset() - litAt).TotalMilliseconds, 0, 1000);
