@@ -24,7 +24,8 @@ public sealed partial class DesiredStateRepublisher(IHubStore store, IDeviceChan
                 LogRepublished(published);
                 return;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            // MQTTnet turns a socket aborted under a publish into an OperationCanceledException: only the stop ends the retries.
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 LogRetry(ex.Message);
                 await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);

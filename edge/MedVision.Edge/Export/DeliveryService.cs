@@ -63,17 +63,22 @@ public sealed class DeliveryService : BackgroundService
     {
         try
         {
-            var reset = await _store.ResetDeliveringAsync(_clock.GetUtcNow(), stoppingToken).ConfigureAwait(false);
-            if (reset > 0)
-            {
-                ExportLog.ResetDelivering(_logger, reset);
-            }
-            await RefreshStatusAsync(stoppingToken).ConfigureAwait(false);
+            var resumed = false;
             while (!stoppingToken.IsCancellationRequested)
             {
                 var sleep = MaxSleep;
                 try
                 {
+                    // In the loop, so a database busy or unreachable at start is retried like any pass, not the end of the host.
+                    if (!resumed)
+                    {
+                        var reset = await _store.ResetDeliveringAsync(_clock.GetUtcNow(), stoppingToken).ConfigureAwait(false);
+                        if (reset > 0)
+                        {
+                            ExportLog.ResetDelivering(_logger, reset);
+                        }
+                        resumed = true;
+                    }
                     if (_options.Enabled)
                     {
                         sleep = await PassAsync(stoppingToken).ConfigureAwait(false);

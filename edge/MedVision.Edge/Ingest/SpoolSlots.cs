@@ -83,9 +83,9 @@ public sealed partial class SpoolSlots(IOptions<StorageOptions> storage, TimePro
                     _free.Enqueue(slot);
                 }
             }
-            catch (IOException ex)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // Disk full or read-only: Take() falls back to inline creation and reports its own error.
+                // Disk full, read-only or not permitted: Take() falls back to inline creation and reports its own error.
                 LogRefillFailed(ex);
                 await Task.Delay(TimeSpan.FromSeconds(1), clock, cancellationToken).ConfigureAwait(false);
             }

@@ -19,6 +19,8 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
 {
     public const string HttpClientName = "medvision-cloud";
 
+    private static readonly TimeSpan MaxCatchUpDelay = TimeSpan.FromSeconds(5);
+
     private readonly CloudOutbox _outbox;
     private readonly ModelOfferInbox _offers;
     private readonly RemoteSettings _settings;
@@ -62,7 +64,9 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
         _retry = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+                // HttpClient reports its own timeout as a TaskCanceledException: only a cancellation by the stop ends the retries.
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex
+                    && (ex is not OperationCanceledException || !args.Context.CancellationToken.IsCancellationRequested)),
                 MaxRetryAttempts = int.MaxValue,
                 Delay = TimeSpan.FromSeconds(_options.ReconnectMinSeconds),
                 MaxDelay = TimeSpan.FromSeconds(_options.ReconnectMaxSeconds),
@@ -94,11 +98,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var caughtUp = await CloudFindingsListener.CatchUpAsync(_outbox, _pseudonyms, stoppingToken).ConfigureAwait(false);
-        if (caughtUp > 0)
-        {
-            SyncLog.CaughtUp(_logger, caughtUp);
-        }
+        await CatchUpAsync(stoppingToken).ConfigureAwait(false);
         var credentials = await _retry.ExecuteAsync(EnsureEnrolledAsync, stoppingToken).ConfigureAwait(false);
         _deviceId = credentials.DeviceId;
         var host = string.IsNullOrEmpty(_options.Host) ? new Uri(_options.HubUrl!).Host : _options.Host;
@@ -110,11 +110,7 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
             {
                 // A finding whose queuing failed holds the mark back (see CloudOutbox.EnqueueAsync); each reconnection
                 // queues what lies behind it, as the start did.
-                var requeued = await CloudFindingsListener.CatchUpAsync(_outbox, _pseudonyms, stoppingToken).ConfigureAwait(false);
-                if (requeued > 0)
-                {
-                    SyncLog.CaughtUp(_logger, requeued);
-                }
+                await CatchUpAsync(stoppingToken).ConfigureAwait(false);
             }
             using var client = factory.CreateMqttClient();
             var offerTopic = Topics.ModelOffer(credentials.DeviceId);
@@ -200,6 +196,34 @@ public sealed class CloudSyncAgent : BackgroundService, IHealthContributor
             {
                 await client.DisconnectAsync(new MqttClientDisconnectOptions(), CancellationToken.None).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Queues the findings behind the mark. A database error (busy, disk) is retried here, the pause growing to
+    /// <see cref="MaxCatchUpDelay"/>, rather than ending the host; nothing could be sent meanwhile anyway (same database).
+    /// </summary>
+    private async Task CatchUpAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var caughtUp = await CloudFindingsListener.CatchUpAsync(_outbox, _pseudonyms, stoppingToken).ConfigureAwait(false);
+                if (caughtUp > 0)
+                {
+                    SyncLog.CaughtUp(_logger, caughtUp);
+                }
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                _lastError = ex.Message;
+                SyncLog.CatchUpFailed(_logger, attempt, delay.TotalMilliseconds, ex);
+            }
+            await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxCatchUpDelay.Ticks));
         }
     }
 

@@ -78,7 +78,18 @@ public sealed class ModelDeliveryService(
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            foreach (var file in inbox.Pending())
+            IReadOnlyList<string> pending;
+            try
+            {
+                pending = inbox.Pending();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A disk or permission fault must not end the host: the offers stay on disk for the next pass.
+                SyncLog.OffersUnreadable(logger, inbox.Directory, ex);
+                pending = [];
+            }
+            foreach (var file in pending)
             {
                 try
                 {

@@ -54,6 +54,9 @@ internal static partial class SyncLog
     [LoggerMessage(EventId = 6024, Level = LogLevel.Error, Message = "Model package {Name} rejected: {Reason}")]
     public static partial void ModelRejected(ILogger logger, string name, string reason);
 
+    [LoggerMessage(EventId = 6025, Level = LogLevel.Error, Message = "Model offers in {Directory} could not be listed; retrying on the next pass")]
+    public static partial void OffersUnreadable(ILogger logger, string directory, Exception exception);
+
     [LoggerMessage(EventId = 6030, Level = LogLevel.Warning, Message = "Malformed desired properties from the hub ignored")]
     public static partial void BadDesired(ILogger logger);
 
@@ -62,6 +65,9 @@ internal static partial class SyncLog
 
     [LoggerMessage(EventId = 6032, Level = LogLevel.Warning, Message = "{Count} findings stored before a stop had not been queued for the hub; queued now")]
     public static partial void CaughtUp(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 6033, Level = LogLevel.Error, Message = "Queueing stored findings for the hub failed (attempt {Attempt}); retrying in {DelayMs} ms")]
+    public static partial void CatchUpFailed(ILogger logger, int attempt, double delayMs, Exception exception);
 
     [LoggerMessage(EventId = 5410, Level = LogLevel.Debug, Message = "Feedback {MessageId} for review {ReviewId} queued for the hub")]
     public static partial void FeedbackQueued(ILogger logger, string messageId, long reviewId);

@@ -64,7 +64,9 @@ public sealed class AlertEndToEndTests
         var litAt = AlertScenario.PinChanges(beacon, AlertScenario.LightPin)[0].Utc;
         Assert.InRange((alert.GetProperty("beaconOnUtc").GetDateTimeOffset() - litAt).TotalMilliseconds, 0, 1000);
 
-        var health = await appliance.GetJsonAsync("/healthz");
+        // The first page's time is counted just after its delivery is recorded as sent, which the wait above saw.
+        var health = await appliance.WaitForAsync("/healthz",
+            h => h.GetProperty("alerts").GetProperty("timeToAlert").GetProperty("studyToFirstPage").GetProperty("count").GetInt64() > 0, Timeout);
         Assert.Equal("ok", health.GetProperty("status").GetString());
         Assert.True(health.GetProperty("beacon").GetProperty("simulated").GetBoolean());
         var alertsHealth = health.GetProperty("alerts");
