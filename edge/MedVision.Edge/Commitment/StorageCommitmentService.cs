@@ -68,13 +68,18 @@ public sealed partial class StorageCommitmentService(
             LogNoPeer(request.TransactionUid, request.CallingAe);
             return;
         }
+        // A peer that accepts the connection and then says nothing would hold this loop, and every later report, for good:
+        // the whole exchange gets the ARTIM time, and running out of it is a failed attempt like any other.
+        var limit = TimeSpan.FromSeconds(options.Value.ArtimTimeoutSeconds);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(limit);
         try
         {
             await using var client = await DicomClient.ConnectAsync(peer.Host, peer.Port, options.Value.AeTitle, peer.AeTitle ?? request.CallingAe,
                 [new PresentationContextProposal(1, StorageCommitment.SopClassUid, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid, DicomTransferSyntax.ImplicitVRLittleEndian.Uid])],
-                cancellationToken).ConfigureAwait(false);
-            var status = await client.EventReportAsync(StorageCommitment.SopClassUid, StorageCommitment.SopInstanceUid, eventType, report, cancellationToken).ConfigureAwait(false);
-            await client.ReleaseAsync(cancellationToken).ConfigureAwait(false);
+                attempt.Token).ConfigureAwait(false);
+            var status = await client.EventReportAsync(StorageCommitment.SopClassUid, StorageCommitment.SopInstanceUid, eventType, report, attempt.Token).ConfigureAwait(false);
+            await client.ReleaseAsync(attempt.Token).ConfigureAwait(false);
             if (status.IsFailure)
             {
                 throw new IOException($"peer answered the N-EVENT-REPORT with {status}");
@@ -82,13 +87,15 @@ public sealed partial class StorageCommitmentService(
             await store.MarkReportedAsync(request.TransactionUid, eventType, cancellationToken).ConfigureAwait(false);
             LogReported(request.TransactionUid, request.CallingAe, held.Count, request.References.Count - held.Count);
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or DicomFormatException or DicomAssociationRejectedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or DicomFormatException or DicomAssociationRejectedException or InvalidOperationException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            var reason = ex is OperationCanceledException ? $"no answer from the peer within {limit.TotalSeconds:0} s (MedVision:Dicom:ArtimTimeoutSeconds)" : ex.Message;
             var attempts = request.Attempts + 1;
             var giveUp = attempts >= MaxAttempts;
             var delay = TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, attempts)));
-            await store.MarkAttemptFailedAsync(request.TransactionUid, ex.Message, clock.GetUtcNow() + delay, giveUp, cancellationToken).ConfigureAwait(false);
-            LogReportFailed(request.TransactionUid, request.CallingAe, attempts, ex.Message, giveUp);
+            await store.MarkAttemptFailedAsync(request.TransactionUid, reason, clock.GetUtcNow() + delay, giveUp, cancellationToken).ConfigureAwait(false);
+            LogReportFailed(request.TransactionUid, request.CallingAe, attempts, reason, giveUp);
         }
     }
 

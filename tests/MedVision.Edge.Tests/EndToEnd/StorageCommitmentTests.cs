@@ -1,6 +1,11 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
+using MedVision.Dicom;
+using MedVision.Dicom.Network;
 using MedVision.Testing;
+using Microsoft.Data.Sqlite;
 
 namespace MedVision.Edge.Tests.EndToEnd;
 
@@ -46,6 +51,59 @@ public sealed class StorageCommitmentTests
 
         // The counts in /healthz refresh right after a report is delivered.
         await appliance.WaitForAsync("/healthz", h => h.GetProperty("storageCommitment").GetProperty("reported").GetInt64() == 2, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_peer_that_never_answers_is_given_up_on_after_the_artim_time_and_tried_again()
+    {
+        // Accepts connections and then says nothing: before the limit, the first report waited on it for good and no
+        // later report (to any modality) was ever sent.
+        var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new List<Socket>();
+        try
+        {
+            var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+            await using var appliance = await RunningAppliance.StartAsync(
+                "--MedVision:Dicom:ArtimTimeoutSeconds=1",
+                "--MedVision:Dicom:Peers:SILENT:Host=127.0.0.1",
+                $"--MedVision:Dicom:Peers:SILENT:Port={port.ToString(CultureInfo.InvariantCulture)}");
+            await using (var requester = await DicomClient.ConnectAsync("127.0.0.1", appliance.DicomPort, "SILENT", "MEDVISION",
+                [new PresentationContextProposal(1, StorageCommitment.SopClassUid, [DicomTransferSyntax.ExplicitVRLittleEndian.Uid])], CancellationToken.None))
+            {
+                var request = new DicomDataset()
+                    .AddOrUpdate(DicomTags.TransactionUID, DicomVR.UI, ChestXrayDicom.NewUid())
+                    .AddOrUpdate(new DicomSequence(DicomTags.ReferencedSOPSequence, [new SopReference("1.2.840.10008.5.1.4.1.1.2", "2.25.42").ToItem()]));
+                var status = await requester.ActionAsync(StorageCommitment.SopClassUid, StorageCommitment.SopInstanceUid, 1, request, CancellationToken.None);
+                Assert.False(status.IsFailure, $"N-ACTION got {status}");
+                await requester.ReleaseAsync(CancellationToken.None);
+            }
+
+            // First attempt at once, given up after 1 s, the next 2 s later: a second connection within seconds.
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try
+            {
+                while (held.Count < 2)
+                {
+                    held.Add(await silent.AcceptSocketAsync(wait.Token));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"{held.Count} connection(s) to the silent peer in 20 s: the report was never given up on and tried again");
+            }
+            await using var database = new SqliteConnection($"Data Source={Path.Combine(appliance.Data.Path, "db", "edge.db")};Mode=ReadOnly");
+            await database.OpenAsync();
+            await using var query = database.CreateCommand();
+            query.CommandText = "SELECT last_error FROM storage_commitments;";
+            var error = (string?)await query.ExecuteScalarAsync();
+            Assert.Contains("no answer from the peer within 1 s", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            held.ForEach(s => s.Dispose());
+            silent.Stop();
+        }
     }
 
     private static async Task<JsonElement> WaitForReportAsync(OrthancServer orthanc, string transaction)
