@@ -55,7 +55,8 @@ public sealed class AlertEndToEndTests
         Assert.Empty(smtp.MessagesTo(AlertScenario.DrB));
 
         // The beacon blinks the critical pattern: the light at 100 ms, the buzzer at 300 ms.
-        var beacon = await appliance.WaitForAsync("/api/beacon", b => AlertScenario.PinChanges(b, AlertScenario.BuzzerPin).Count >= 5, Timeout);
+        var beacon = await appliance.WaitForAsync("/api/beacon",
+            b => AlertScenario.PinChanges(b, AlertScenario.LightPin).Count >= 10 && AlertScenario.PinChanges(b, AlertScenario.BuzzerPin).Count >= 5, Timeout);
         Assert.Equal("critical", beacon.GetProperty("state").GetString());
         Assert.True(beacon.GetProperty("simulated").GetBoolean());
         var light = AlertScenario.AssertBlinks(AlertScenario.PinChanges(beacon, AlertScenario.LightPin), AlertScenario.LightBlinkMs, minChanges: 10);
