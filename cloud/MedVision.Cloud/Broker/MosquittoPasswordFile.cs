@@ -18,8 +18,8 @@ internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
     private readonly IHubStore _store;
     private readonly ExternalBrokerOptions _options;
     private readonly ILogger<MosquittoPasswordFile> _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private string? _hubHash;
     private bool _upToDate;
 
@@ -41,7 +41,7 @@ internal sealed class MosquittoPasswordFile : IBrokerCredentialSink
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Marked before the attempt: a change that arrives while this write runs must be written after it too.
+            // False until this write succeeds, so a failed one leaves the broker client retrying.
             Volatile.Write(ref _upToDate, false);
             await using (await LockAsync(_options.PasswordFile, cancellationToken).ConfigureAwait(false))
             {
