@@ -1,10 +1,7 @@
 using MedVision.Edge.Export;
-using MedVision.Edge.Inference;
-using MedVision.Edge.Outputs;
 using MedVision.Edge.Storage;
 using MedVision.Edge.Tests.Storage;
 using MedVision.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -25,32 +22,15 @@ public sealed class DeliveryServiceResilienceTests : IAsyncLifetime
 
     private ServiceProvider Services => _services!;
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => _services = await ExportTestKit.BuildServicesAsync(_root.Path, new Dictionary<string, string?>
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["MedVision:Storage:Root"] = _root.Path,
-            ["MedVision:Export:Destinations:0:Type"] = "folder",
-            ["MedVision:Export:Destinations:0:Path"] = _folder.Path,
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddLogging(logging => logging.AddProvider(_logs));
-        services.AddSingleton<IConfiguration>(configuration);
-        services.AddEdgeStorage(configuration);
-        services.AddEdgeInference(configuration);
-        services.AddEdgeOutputs(configuration);
-        services.AddEdgeExport(configuration);
-        _services = services.BuildServiceProvider();
-        await Services.GetRequiredService<EdgeDatabase>().MigrateAsync(CancellationToken.None);
-    }
+        ["MedVision:Export:Destinations:0:Type"] = "folder",
+        ["MedVision:Export:Destinations:0:Path"] = _folder.Path,
+    }, services => services.AddLogging(logging => logging.AddProvider(_logs)));
 
     public async Task DisposeAsync()
     {
-        if (_services is not null)
-        {
-            Services.GetRequiredService<EdgeDatabase>().Dispose();
-            await _services.DisposeAsync();
-        }
+        await ExportTestKit.DisposeServicesAsync(_services);
         _root.Dispose();
         _folder.Dispose();
     }

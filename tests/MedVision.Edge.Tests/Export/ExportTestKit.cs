@@ -4,12 +4,15 @@ using System.Text;
 using System.Text.Json;
 using MedVision.Dicom;
 using MedVision.Dicom.IO;
+using MedVision.Edge.Export;
+using MedVision.Edge.Inference;
 using MedVision.Edge.Outputs;
 using MedVision.Edge.Storage;
 using MedVision.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -24,6 +27,38 @@ namespace MedVision.Edge.Tests.Export;
 internal static class ExportTestKit
 {
     public const string SecondaryCaptureClass = "1.2.840.10008.5.1.4.1.1.7";
+
+    /// <summary>
+    /// Storage, inference, outputs and export as the appliance registers them, without its host, on a migrated database
+    /// under <paramref name="storageRoot"/>; <paramref name="configure"/> adjusts the registrations before the build.
+    /// </summary>
+    public static async Task<ServiceProvider> BuildServicesAsync(string storageRoot, IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>(settings) { ["MedVision:Storage:Root"] = storageRoot })
+            .Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddEdgeStorage(configuration);
+        services.AddEdgeInference(configuration);
+        services.AddEdgeOutputs(configuration);
+        services.AddEdgeExport(configuration);
+        configure?.Invoke(services);
+        var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<EdgeDatabase>().MigrateAsync(CancellationToken.None);
+        return provider;
+    }
+
+    /// <summary>Closes the database's pooled connections before the provider goes, so the test's folder can be deleted.</summary>
+    public static async Task DisposeServicesAsync(ServiceProvider? services)
+    {
+        if (services is not null)
+        {
+            services.GetRequiredService<EdgeDatabase>().Dispose();
+            await services.DisposeAsync();
+        }
+    }
 
     public static void UseTestProducers(IServiceCollection services)
     {

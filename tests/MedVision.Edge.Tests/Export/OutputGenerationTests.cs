@@ -1,9 +1,7 @@
 using MedVision.Edge.Export;
-using MedVision.Edge.Inference;
 using MedVision.Edge.Outputs;
 using MedVision.Edge.Storage;
 using MedVision.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -22,34 +20,16 @@ public sealed class OutputGenerationTests : IAsyncLifetime
 
     private ServiceProvider Services => _services!;
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => _services = await ExportTestKit.BuildServicesAsync(_root.Path, new Dictionary<string, string?>
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["MedVision:Storage:Root"] = _root.Path,
-            ["MedVision:Export:Destinations:0:Type"] = "folder",
-            ["MedVision:Export:Destinations:0:Path"] = _folder.Path,
-            ["MedVision:Export:Destinations:0:Kinds:0"] = "secondary-capture",
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddSingleton<IConfiguration>(configuration);
-        services.AddEdgeStorage(configuration);
-        services.AddEdgeInference(configuration);
-        services.AddEdgeOutputs(configuration);
-        services.AddEdgeExport(configuration);
-        ExportTestKit.UseTestProducers(services);
-        _services = services.BuildServiceProvider();
-        await Services.GetRequiredService<EdgeDatabase>().MigrateAsync(CancellationToken.None);
-    }
+        ["MedVision:Export:Destinations:0:Type"] = "folder",
+        ["MedVision:Export:Destinations:0:Path"] = _folder.Path,
+        ["MedVision:Export:Destinations:0:Kinds:0"] = "secondary-capture",
+    }, ExportTestKit.UseTestProducers);
 
     public async Task DisposeAsync()
     {
-        if (_services is not null)
-        {
-            Services.GetRequiredService<EdgeDatabase>().Dispose();
-            await _services.DisposeAsync();
-        }
+        await ExportTestKit.DisposeServicesAsync(_services);
         _root.Dispose();
         _folder.Dispose();
     }
