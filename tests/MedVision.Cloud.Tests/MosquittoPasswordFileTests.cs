@@ -61,6 +61,26 @@ public sealed class MosquittoPasswordFileTests
         Assert.Equal(["medvision-hub", .. devices], File.ReadAllLines(Path.Combine(brokerFolder, "passwd")).Select(l => l.Split(':')[0]));
     }
 
+    [Fact]
+    public async Task A_hub_whose_password_folder_is_missing_keeps_running_and_writes_the_file_once_the_folder_is_there()
+    {
+        // A real hub on a real Mosquitto; only its password file points into a folder that is not there yet.
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var late = new TempDirectory("medvision-passwd-late");
+        var passwordFile = Path.Combine(late.Combine("broker"), "passwd");
+        await using var hub = await RunningHub.StartAsync([.. broker.HubArgs, $"--MedVision:Hub:External:PasswordFile={passwordFile}"]);
+
+        // Enrolment is committed even though the broker's copy cannot be written, and the hub stays up.
+        var device = await hub.EnrolAsync("site-late", "site-late-01");
+        Assert.Equal("ok", (await hub.GetJsonAsync("/healthz")).GetProperty("status").GetString());
+        Assert.False(File.Exists(passwordFile));
+
+        Directory.CreateDirectory(Path.GetDirectoryName(passwordFile)!);
+        await Eventually.UntilAsync(() => File.Exists(passwordFile), TimeSpan.FromSeconds(20), "the broker client's retry writes the password file");
+        Assert.Equal([broker.HubUser, device.DeviceId], File.ReadAllLines(passwordFile).Select(l => l.Split(':')[0]));
+        Assert.Equal("ok", (await hub.GetJsonAsync("/healthz")).GetProperty("status").GetString());
+    }
+
     private static IOptions<HubOptions> Options(TempDirectory folder, string passwordFile)
     {
         var options = new HubOptions { DatabasePath = folder.Combine("hub.db") };

@@ -102,9 +102,9 @@ public sealed class ScpRobustnessTests : IAsyncLifetime
             await stream.WriteAsync(Pdv(1, DimseCommand.Encode(command), command: true, last: true));
             await stream.WriteAsync(Pdv(1, new byte[1000], command: false, last: false));
             await stream.FlushAsync();
-            await WaitUntilAsync(() => _store.Begun == 1);
+            await Eventually.UntilAsync(() => _store.Begun == 1, TimeSpan.FromSeconds(10), "the store begun");
         }
-        await WaitUntilAsync(() => _store.Discarded == 1);
+        await Eventually.UntilAsync(() => _store.Discarded == 1, TimeSpan.FromSeconds(10), "the cut-off instance discarded");
         Assert.Equal(0, _store.Completed);
         await AssertStillServingAsync();
     }
@@ -164,7 +164,7 @@ public sealed class ScpRobustnessTests : IAsyncLifetime
         {
             tcp.Dispose();
         }
-        await WaitUntilAsync(() => _server.ActiveAssociations == 0);
+        await Eventually.UntilAsync(() => _server.ActiveAssociations == 0, TimeSpan.FromSeconds(10), "no association left");
         await AssertStillServingAsync();
     }
 
@@ -225,16 +225,6 @@ public sealed class ScpRobustnessTests : IAsyncLifetime
         body[5] = (byte)((command ? 1 : 0) | (last ? 2 : 0));
         data.CopyTo(body, 6);
         return PduCodec.Frame(PduType.DataTransfer, body);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not reached within 10 s");
-            await Task.Delay(50);
-        }
     }
 
     private sealed class CountingStoreHandler : ICStoreHandler

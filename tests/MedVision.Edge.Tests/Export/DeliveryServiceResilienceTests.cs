@@ -67,17 +67,18 @@ public sealed class DeliveryServiceResilienceTests : IAsyncLifetime
         await service.StartAsync(ct);
         try
         {
-            await WaitUntilAsync(() =>
+            await Eventually.UntilAsync(() =>
             {
                 // An exception out of the loop ends it, and with it the appliance.
                 Assert.False(service.ExecuteTask!.IsCompleted, $"the delivery loop ended: {service.ExecuteTask.Exception?.GetBaseException().Message}");
                 return Task.FromResult(_logs.Entries.Any(e => e.EventId.Id == 5124 && e.Exception is Microsoft.Data.Sqlite.SqliteException));
-            });
+            }, TimeSpan.FromSeconds(20), "the failed start-up reset logged");
 
             File.Delete(databaseFolder);
             Directory.Move(aside, databaseFolder);
 
-            await WaitUntilAsync(async () => Assert.Single(await outbox.ListDeliveriesForOutputsAsync([output], ct)).State == DeliveryStates.Delivered);
+            await Eventually.UntilAsync(async () => Assert.Single(await outbox.ListDeliveriesForOutputsAsync([output], ct)).State == DeliveryStates.Delivered,
+                TimeSpan.FromSeconds(20), "the cut-short delivery delivered");
             Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(Path.Combine(_folder.Path, study, $"{output}_x.dcm")));
             var delivery = Assert.Single(await outbox.ListDeliveriesForOutputsAsync([output], ct));
             // The cut-short attempt still counts; the one after the reset delivered.
@@ -86,16 +87,6 @@ public sealed class DeliveryServiceResilienceTests : IAsyncLifetime
         finally
         {
             await service.StopAsync(CancellationToken.None);
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for the condition");
-            await Task.Delay(50);
         }
     }
 }
